@@ -1,0 +1,1 @@
+"""Pykka building blocks: the timer scheduler, handler worker pools and the router."""

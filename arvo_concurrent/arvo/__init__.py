@@ -1,0 +1,1 @@
+"""arvo subpackage of arvo_concurrent."""

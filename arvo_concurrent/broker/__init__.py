@@ -1,0 +1,1 @@
+"""broker subpackage of arvo_concurrent."""

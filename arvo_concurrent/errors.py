@@ -1,0 +1,27 @@
+"""The root of every exception this library raises on purpose.
+
+Each part of the library (the Arvo model, memory, broker) derives its own errors
+from :class:`ArvoConcurrentError`, and also from the closest standard exception
+(``ValueError``, ``TimeoutError``, ``RuntimeError``) so that callers can catch
+either. Errors carry the event or id they are about as attributes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ArvoConcurrentError", "ClosedError"]
+
+
+class ArvoConcurrentError(Exception):
+    """Base class of every error raised by arvo-concurrent."""
+
+
+class ClosedError(ArvoConcurrentError, RuntimeError):
+    """Raised when work is handed to a component after its ``close()``.
+
+    Attributes:
+        component: the name of the closed component (``"broker"``, ``"memory"``...).
+    """
+
+    def __init__(self, component: str) -> None:
+        super().__init__(f"The {component} is closed and accepts no more work")
+        self.component = component

@@ -1,0 +1,1 @@
+"""memory subpackage of arvo_concurrent."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: it creates .venv (once), installs the
+# project into it, then runs what you asked for.
+#   bash scripts/dev.sh example   run the example workflow on the embedded broker
+#   bash scripts/dev.sh test      run the whole test suite
+#   bash scripts/dev.sh bench ... run the benchmark harness (arguments passed on)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import arvo_concurrent, pytest, pytest_timeout, hypothesis, matplotlib" 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev,bench]'
+fi
+cmd="${1:-test}"
+shift || true
+case "$cmd" in
+  test) exec .venv/bin/python -m pytest "$@" ;;
+  example) exec .venv/bin/python examples/approval_workflow.py "$@" ;;
+  bench) exec .venv/bin/python -m benchmarks "$@" ;;
+  *) echo "usage: bash scripts/dev.sh {test|example|bench} [args...]" >&2; exit 2 ;;
+esac
