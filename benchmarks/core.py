@@ -5,11 +5,28 @@ Each :class:`Workload` runs **one repetition** of one parameter set and returns 
 figures as a flat dict of numbers; the runner repeats it and reports the median of
 each figure. Baselines run inside the same repetition and ratios are figures too
 (``ratio_to_baseline``, ``efficiency``...), so they are medians of per-run ratios.
+
+Figure names follow conventions that the report and the plots rely on:
+
+- ``<x>_per_s``: a throughput (higher is better), plotted against prefetch.
+- ``ideal_<x>``: the physical limit of figure ``<x>`` (``ideal_wall_s`` for ``wall_s``,
+  ``ideal_events_per_s`` for ``events_per_s``), drawn as a dashed line next to ``<x>``.
+- ``baseline_<x>``: figure ``<x>`` measured on the baseline in the same run, drawn as
+  a dotted line next to ``<x>``.
+- ``ratio_to_<what>`` (or ``<x>_ratio_to_<what>``): a figure divided by the same figure
+  of ``<what>`` (``ratio_to_baseline``, ``ratio_to_ideal``), oriented so that higher
+  is better; shown right after the headline and plotted with a line at 1.
+- ``efficiency``: ideal / actual (at most 1), treated like a ratio.
+- ``p<NN>_us`` or ``<x>_p<NN>_us``: a latency percentile in microseconds, plotted
+  against prefetch.
+- ``<x>_s``, ``<x>_ms``, ``<x>_us``: a duration; ``<x>_mb``: a memory size in MiB.
+- anything else: a count (``lost_updates``, ``threads_left``...).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import resource
 import threading
 import time
@@ -89,7 +106,9 @@ class LatencyHistogram:
 
     def record(self, seconds: float) -> None:
         """Add one sample, in seconds."""
-        idx = 0 if seconds <= self._MIN_S else 1 + int(math.log(seconds / self._MIN_S, self._GROWTH))
+        idx = (
+            0 if seconds <= self._MIN_S else 1 + int(math.log(seconds / self._MIN_S, self._GROWTH))
+        )
         with self._lock:
             self._counts[idx] = self._counts.get(idx, 0) + 1
             self._n += 1
@@ -111,3 +130,22 @@ class LatencyHistogram:
                 if seen >= rank:
                     return self._MIN_S * self._GROWTH**idx
         raise AssertionError("unreachable")
+
+
+_PERCENTILE = re.compile(r"(?:^|_)p(\d+(?:\.\d+)?)_us$")
+
+
+def is_ratio(name: str) -> bool:
+    """Whether figure ``name`` is a ratio to a baseline or an ideal (see the conventions)."""
+    return name == "efficiency" or "ratio_to_" in name
+
+
+def is_throughput(name: str) -> bool:
+    """Whether figure ``name`` is a throughput measured on the library itself."""
+    return name.endswith("_per_s") and not name.startswith(("ideal_", "baseline_"))
+
+
+def latency_percentile(name: str) -> float | None:
+    """The percentile that latency figure ``name`` reports (``"p99_us"`` -> 99), else None."""
+    match = _PERCENTILE.search(name)
+    return float(match.group(1)) if match else None
