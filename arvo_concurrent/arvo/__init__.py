@@ -1,1 +1,120 @@
-"""arvo subpackage of arvo_concurrent."""
+"""The Arvo model: events, contracts, subjects, factories, violations and domains."""
+
+from __future__ import annotations
+
+from arvo_concurrent.arvo.contract import (
+    PARENT_SUBJECT_FIELD,
+    AcceptsInfo,
+    ArvoContract,
+    ArvoContractError,
+    ArvoErrorSchema,
+    EmitInfo,
+    SchemaValidationError,
+    SystemErrorInfo,
+    VersionedArvoContract,
+    create_arvo_contract,
+    create_arvo_orchestrator_contract,
+    create_simple_arvo_contract,
+    decode_data,
+    is_schema,
+    parse_data,
+    parse_dataschema,
+)
+from arvo_concurrent.arvo.domain import ArvoDomain, resolve_domain
+from arvo_concurrent.arvo.event import (
+    ARVO_DATA_CONTENT_TYPE,
+    RESERVED_EVENT_KEYS,
+    ArvoEvent,
+    ArvoEventValidationError,
+    create_arvo_event,
+    create_timestamp,
+)
+from arvo_concurrent.arvo.factory import (
+    ArvoEventFactory,
+    ArvoOrchestratorEventFactory,
+    EventOptions,
+    create_arvo_event_factory,
+    create_arvo_orchestrator_event_factory,
+)
+from arvo_concurrent.arvo.ids import (
+    ArvoEventIdContent,
+    ArvoEventIdError,
+    ArvoEventIdSpec,
+    create_arvo_event_id,
+    parse_arvo_event_id,
+)
+from arvo_concurrent.arvo.jsonwire import compact_json, js_number
+from arvo_concurrent.arvo.subject import (
+    ArvoOrchestrationSubject,
+    ArvoSubjectError,
+    ExecutionContent,
+    OrchestratorContent,
+    SubjectContent,
+)
+from arvo_concurrent.arvo.uri import UriError, decode_uri, encode_uri, validate_uri
+from arvo_concurrent.arvo.violations import (
+    ConfigViolation,
+    ContractViolation,
+    ExecutionViolation,
+    TransactionCause,
+    TransactionViolation,
+    ViolationError,
+    is_transaction_violation_error,
+    is_violation_error,
+)
+
+__all__ = [
+    "ARVO_DATA_CONTENT_TYPE",
+    "PARENT_SUBJECT_FIELD",
+    "RESERVED_EVENT_KEYS",
+    "AcceptsInfo",
+    "ArvoContract",
+    "ArvoContractError",
+    "ArvoDomain",
+    "ArvoErrorSchema",
+    "ArvoEvent",
+    "ArvoEventFactory",
+    "ArvoEventIdContent",
+    "ArvoEventIdError",
+    "ArvoEventIdSpec",
+    "ArvoEventValidationError",
+    "ArvoOrchestrationSubject",
+    "ArvoOrchestratorEventFactory",
+    "ArvoSubjectError",
+    "ConfigViolation",
+    "ContractViolation",
+    "EmitInfo",
+    "EventOptions",
+    "ExecutionContent",
+    "ExecutionViolation",
+    "OrchestratorContent",
+    "SchemaValidationError",
+    "SubjectContent",
+    "SystemErrorInfo",
+    "TransactionCause",
+    "TransactionViolation",
+    "UriError",
+    "VersionedArvoContract",
+    "ViolationError",
+    "compact_json",
+    "create_arvo_contract",
+    "create_arvo_event",
+    "create_arvo_event_factory",
+    "create_arvo_event_id",
+    "create_arvo_orchestrator_contract",
+    "create_arvo_orchestrator_event_factory",
+    "create_simple_arvo_contract",
+    "create_timestamp",
+    "decode_data",
+    "decode_uri",
+    "encode_uri",
+    "is_schema",
+    "is_transaction_violation_error",
+    "is_violation_error",
+    "js_number",
+    "parse_arvo_event_id",
+    "parse_data",
+    "parse_dataschema",
+    "resolve_domain",
+    "validate_uri",
+]
