@@ -1,0 +1,177 @@
+"""``python -m benchmarks``: run the workload suite, or tune a handler's prefetch.
+
+Run ``python -m benchmarks --help`` and ``python -m benchmarks tune --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from benchmarks import report, tune
+from benchmarks.core import Workload
+from benchmarks.progress import ProgressBar
+from benchmarks.runner import Result, params_label, parse_prefetch, plan, run_plan, select
+from benchmarks.workloads import discover
+
+Catalogue = Callable[[], list[Workload]]
+
+
+def main(argv: Sequence[str] | None = None, *, catalogue: Catalogue = discover) -> int:
+    """The command line; returns the exit status (1 when a workload failed)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["tune"]:
+        return tune_main(args[1:])
+    return run_main(args, catalogue)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _prefetch_list(text: str) -> list[int]:
+    try:
+        return parse_prefetch(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _output_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    return path
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """The options of a workload run."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Run the workloads of WORKLOADS.md and report the median of each figure.",
+        epilog="Tune your own handler: python -m benchmarks tune --help",
+    )
+    add = parser.add_argument
+    add("--workload", help="comma-separated ids, e.g. W1,W6a (W6 = W6a and W6b; default: all)")
+    add("--list", action="store_true", help="list the workloads and their sweeps, then exit")
+    add("--scale", type=_positive_float, default=1.0, help="size factor (default 1.0)")
+    add("--prefetch", type=_prefetch_list, help="prefetch values replacing the sweeps', e.g. 1,2,4")
+    add("--repeat", type=_positive_int, default=3, help="repetitions per parameter set (default 3)")
+    add("--json", type=_output_file, metavar="FILE", help="write one JSON object per result")
+    add("--plot", type=Path, metavar="DIR", help="write PNG charts against prefetch to DIR")
+    add("--markdown", type=_output_file, metavar="FILE", help="write a results page (markdown)")
+    return parser
+
+
+def run_main(args: list[str], catalogue: Catalogue) -> int:
+    """Runs the selected workloads and writes the reports asked for."""
+    parser = run_parser()
+    options = parser.parse_args(args)
+    workloads = catalogue()
+    try:
+        chosen = select(workloads, options.workload)
+    except ValueError as exc:
+        parser.error(f"argument --workload: {exc}")
+    steps = plan(chosen, options.prefetch)
+    if options.list:
+        print(_listing(chosen, steps))
+        return 0
+    with ProgressBar(len(steps) * options.repeat) as bar:
+        results = run_plan(steps, options.scale, options.repeat, bar)
+    for failed in (r for r in results if r.error):
+        print(f"{failed.workload.id} {params_label(failed.params)} failed:", file=sys.stderr)
+        print(failed.trace, file=sys.stderr)
+    print(report.console_summary(results))
+    _write_reports(options, results, "python -m benchmarks " + shlex.join(args))
+    return 1 if any(r.error for r in results) else 0
+
+
+def _listing(
+    workloads: Sequence[Workload], steps: Sequence[tuple[Workload, dict[str, object]]]
+) -> str:
+    lines = []
+    for w in workloads:
+        sets = "; ".join(params_label(params) for wl, params in steps if wl is w)
+        lines.append(f"{w.id:<5} {w.name}  [headline: {w.headline}]  sweep: {sets}")
+    return "\n".join(lines) if lines else "no workloads found"
+
+
+def _write_reports(options: argparse.Namespace, results: list[Result], command: str) -> None:
+    machine = report.machine_info()
+    plots: dict[str, list[Path]] = {}
+    if options.plot:
+        plots = _plot(results, options.plot)
+    if options.json:
+        report.write_json(options.json, report.records(results, machine, command))
+    if options.markdown:
+        page = report.markdown_page(results, machine, command, plots, options.markdown)
+        options.markdown.parent.mkdir(parents=True, exist_ok=True)
+        options.markdown.write_text(page, encoding="utf-8")
+
+
+def _plot(results: list[Result], out_dir: Path) -> dict[str, list[Path]]:
+    from benchmarks.plot import plot_results  # noqa: PLC0415 -- only --plot needs matplotlib
+
+    try:
+        return plot_results(results, out_dir)
+    except ImportError as exc:
+        print(
+            f"--plot needs matplotlib (pip install 'arvo-concurrent[bench]'): {exc}",
+            file=sys.stderr,
+        )
+        return {}
+
+
+def tune_parser() -> argparse.ArgumentParser:
+    """The options of the tuning mode."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks tune",
+        description="Run your handler's events through the broker at each prefetch and "
+        f"recommend the smallest prefetch within {tune.TOLERANCE:.0%} of the best throughput.",
+    )
+    add = parser.add_argument
+    add("--handler", required=True, help="module:factory (or file.py:factory) of your handler")
+    add("--events", required=True, type=Path, help="a file of ArvoEvent JSON lines")
+    add("--prefetch", type=_prefetch_list, default=[1, 2, 4, 8, 16], help="default 1,2,4,8,16")
+    add("--repeat", type=_positive_int, default=3, help="repetitions per prefetch (default 3)")
+    add("--timeout", type=_positive_float, default=600.0, help="seconds per pass (default 600)")
+    return parser
+
+
+def tune_main(args: list[str]) -> int:
+    """Measures the user's handler at each prefetch and prints the table."""
+    parser = tune_parser()
+    options = parser.parse_args(args)
+    try:
+        factory = tune.load_factory(options.handler)
+        source = tune.make_handler(factory, options.handler).source
+    except ValueError as exc:
+        parser.error(f"argument --handler: {exc}")
+    try:
+        events = tune.load_events(options.events, source)
+    except ValueError as exc:
+        parser.error(f"argument --events: {exc}")
+    measure = tune.broker_measure(factory, options.handler, events, options.timeout)
+    with ProgressBar(len(options.prefetch) * options.repeat) as bar:
+        rows = tune.sweep(options.prefetch, measure, options.repeat, bar)
+    print(f"{len(events)} events to {source}, median of {options.repeat} repetition(s)\n")
+    print(tune.format_report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

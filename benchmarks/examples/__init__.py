@@ -1,0 +1,1 @@
+"""Example inputs for ``python -m benchmarks tune``."""

@@ -1,0 +1,125 @@
+"""``python -m benchmarks``: options, errors for bad input, the reports it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.core import Workload
+from tests.benchmarks.fakes import BROKEN, CATALOGUE
+
+EXAMPLE_EVENTS = Path(__file__).parents[2] / "benchmarks" / "examples" / "io_events.jsonl"
+
+
+def _catalogue() -> list[Workload]:
+    return list(CATALOGUE)
+
+
+def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv), catalogue=_catalogue)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workload", "W2,W99"], "argument --workload: unknown workload W99 (available: W2, W6a"),
+        (["--prefetch", "1,two,4"], "argument --prefetch: prefetch 'two' in '1,two,4' is not a"),
+        (["--prefetch", "0"], "prefetch '0' in '0' is not a positive integer"),
+        (["--scale", "0"], "argument --scale: '0' is not a positive number"),
+        (["--scale", "big"], "argument --scale: 'big' is not a positive number"),
+        (["--repeat", "0"], "argument --repeat: '0' is not a positive integer"),
+        (["--json", "."], "argument --json: '.' is a directory, not a file"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_a_usage_error_naming_it(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert message in _usage_error(capsys, *argv)
+
+
+def test_list_shows_the_selected_workloads_with_the_overridden_sweep(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--list", "--workload", "W2,W6b", "--prefetch", "2,4"], catalogue=_catalogue) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("W2")
+    assert lines[0].endswith("sweep: prefetch=2; prefetch=4")
+    assert lines[1].endswith("sweep: threads=16")
+
+
+def test_a_run_prints_tables_and_writes_json_and_markdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--workload", "W2", "--scale", "0.5", "--prefetch", "1,3", "--repeat", "2"]
+    argv += ["--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "docs" / "R.md")]
+    argv += ["--plot", str(tmp_path / "plots")]
+    assert main(argv, catalogue=_catalogue) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].split() == ["figure", "prefetch=1", "prefetch=3"]
+    assert "efficiency 80.0%" in captured.out
+    assert captured.err == ""  # no progress bar off a terminal
+    objects = json.loads((tmp_path / "r.json").read_text())
+    assert [(o["workload"], o["params"], o["repeat"]) for o in objects] == [
+        ("W2", {"prefetch": 1}, 2),
+        ("W2", {"prefetch": 3}, 2),
+    ]
+    assert objects[1]["figures"]["scale"] == 0.5
+    assert objects[0]["command"] == "python -m benchmarks " + " ".join(argv)
+    page = (tmp_path / "docs" / "R.md").read_text()
+    assert "python -m benchmarks --workload W2" in page
+    assert "## W2: io-like" in page
+    assert "![W2_throughput](../plots/W2_throughput.png)" in page
+    assert (tmp_path / "plots" / "W2_throughput.png").is_file()
+
+
+def test_a_failing_workload_is_reported_and_the_others_still_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--repeat", "1"], catalogue=lambda: [BROKEN, *CATALOGUE])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "W8 prefetch=1 failed:" in captured.err
+    assert "RuntimeError: the broker fell over" in captured.err
+    assert "W6b" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--events", "x.jsonl"], "the following arguments are required: --handler"),
+        (["--handler", "nocolon", "--events", "x"], "argument --handler: handler 'nocolon' is"),
+        (
+            ["--handler", "benchmarks.examples.io_handler:create_handler", "--events", "nope"],
+            "argument --events: cannot read events file nope",
+        ),
+        (["--handler", "a:b", "--events", "x", "--prefetch", "4,"], "prefetch '' in '4,'"),
+    ],
+)
+def test_tune_bad_input_is_a_usage_error_naming_it(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert message in _usage_error(capsys, "tune", *argv)
+
+
+def test_tune_prints_a_table_and_a_recommendation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(EXAMPLE_EVENTS.read_text().splitlines(keepends=True)[:6]))
+    argv = ["tune", "--handler", "benchmarks.examples.io_handler:create_handler"]
+    argv += ["--events", str(events), "--prefetch", "1,3", "--repeat", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "6 events to com.example.lookup" in out
+    table = out[out.index("prefetch  events/s") : out.index("Recommendation")]
+    rows = [line.split() for line in table.splitlines()[2:] if line]
+    assert [(r[0], r[-2], r[-1]) for r in rows] == [("1", "6", "0"), ("3", "6", "0")]
+    assert "Recommendation: prefetch=" in out
