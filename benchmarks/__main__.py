@@ -6,13 +6,16 @@ Run ``python -m benchmarks --help`` and ``python -m benchmarks tune --help``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks import report, tune
 from benchmarks.core import Workload
+from benchmarks.plot import plot_results
 from benchmarks.progress import ProgressBar
 from benchmarks.runner import Result, params_label, parse_prefetch, plan, run_plan, select
 from benchmarks.workloads import discover
@@ -81,22 +84,25 @@ def run_main(args: list[str], catalogue: Catalogue) -> int:
     """Runs the selected workloads and writes the reports asked for."""
     parser = run_parser()
     options = parser.parse_args(args)
-    workloads = catalogue()
+    if options.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error("argument --plot: needs matplotlib (pip install 'arvo-concurrent[bench]')")
     try:
-        chosen = select(workloads, options.workload)
+        chosen = select(catalogue(), options.workload)
     except ValueError as exc:
         parser.error(f"argument --workload: {exc}")
     steps = plan(chosen, options.prefetch)
     if options.list:
         print(_listing(chosen, steps))
         return 0
+    # Taken before the run: the commit and time the figures belong to.
+    machine = report.machine_info()
     with ProgressBar(len(steps) * options.repeat) as bar:
         results = run_plan(steps, options.scale, options.repeat, bar)
     for failed in (r for r in results if r.error):
         print(f"{failed.workload.id} {params_label(failed.params)} failed:", file=sys.stderr)
         print(failed.trace, file=sys.stderr)
     print(report.console_summary(results))
-    _write_reports(options, results, "python -m benchmarks " + shlex.join(args))
+    _write_reports(options, results, machine, "python -m benchmarks " + shlex.join(args))
     return 1 if any(r.error for r in results) else 0
 
 
@@ -110,30 +116,16 @@ def _listing(
     return "\n".join(lines) if lines else "no workloads found"
 
 
-def _write_reports(options: argparse.Namespace, results: list[Result], command: str) -> None:
-    machine = report.machine_info()
-    plots: dict[str, list[Path]] = {}
-    if options.plot:
-        plots = _plot(results, options.plot)
+def _write_reports(
+    options: argparse.Namespace, results: list[Result], machine: dict[str, Any], command: str
+) -> None:
+    plots = plot_results(results, options.plot) if options.plot else {}
     if options.json:
         report.write_json(options.json, report.records(results, machine, command))
     if options.markdown:
         page = report.markdown_page(results, machine, command, plots, options.markdown)
         options.markdown.parent.mkdir(parents=True, exist_ok=True)
         options.markdown.write_text(page, encoding="utf-8")
-
-
-def _plot(results: list[Result], out_dir: Path) -> dict[str, list[Path]]:
-    from benchmarks.plot import plot_results  # noqa: PLC0415 -- only --plot needs matplotlib
-
-    try:
-        return plot_results(results, out_dir)
-    except ImportError as exc:
-        print(
-            f"--plot needs matplotlib (pip install 'arvo-concurrent[bench]'): {exc}",
-            file=sys.stderr,
-        )
-        return {}
 
 
 def tune_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -123,3 +124,16 @@ def test_tune_prints_a_table_and_a_recommendation(
     rows = [line.split() for line in table.splitlines()[2:] if line]
     assert [(r[0], r[-2], r[-1]) for r in rows] == [("1", "6", "0"), ("3", "6", "0")]
     assert "Recommendation: prefetch=" in out
+
+
+def test_plot_without_matplotlib_fails_before_running(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> object:
+        return None if name == "matplotlib" else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    err = _usage_error(capsys, "--workload", "BROKEN_IF_RUN", "--plot", "out")
+    assert "argument --plot: needs matplotlib" in err
