@@ -14,6 +14,7 @@ import logging
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import msgspec
@@ -126,7 +127,7 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
         _check_uri("source", self.source)
         if self.specversion != "1.0":
             raise ArvoEventValidationError("specversion", self.specversion, "must be '1.0'")
-        if not isinstance(self.type, str) or not TYPE_PATTERN.fullmatch(self.type):
+        if not isinstance(self.type, str) or not _is_type(self.type):
             raise ArvoEventValidationError(
                 "type",
                 self.type,
@@ -154,7 +155,7 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
         _check_optional_text("tracestate", self.tracestate)
         _check_optional_text("parentid", self.parentid)
         if self.domain is not None and not (
-            isinstance(self.domain, str) and DOMAIN_PATTERN.fullmatch(self.domain)
+            isinstance(self.domain, str) and _is_domain(self.domain)
         ):
             raise ArvoEventValidationError(
                 "domain", self.domain, "must be null or match ^[a-z0-9.]+$"
@@ -219,6 +220,26 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
         return cls.from_dict(wire)
 
 
+# Types, sources, subjects and domains repeat from event to event; remembering the answers
+# takes the regex and URI work off the hot path (the checks are pure, and bounded).
+_VALID_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=_VALID_CACHE_SIZE)
+def _is_type(value: str) -> bool:
+    return TYPE_PATTERN.fullmatch(value) is not None
+
+
+@lru_cache(maxsize=_VALID_CACHE_SIZE)
+def _is_domain(value: str) -> bool:
+    return DOMAIN_PATTERN.fullmatch(value) is not None
+
+
+@lru_cache(maxsize=_VALID_CACHE_SIZE)
+def _is_uri(value: str) -> bool:
+    return validate_uri(value)
+
+
 def _check_text(field: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise ArvoEventValidationError(field, value, "must be a non-empty string")
@@ -232,7 +253,7 @@ def _check_optional_text(field: str, value: object) -> None:
 def _check_uri(field: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise ArvoEventValidationError(field, value, "must be a non-empty string")
-    if not validate_uri(value):
+    if not _is_uri(value):
         raise ArvoEventValidationError(
             field, value, "must be a valid URI (encodeURI(decodeURI(value)) == value)"
         )

@@ -187,10 +187,26 @@ def _validated(content: Mapping[str, Any]) -> SubjectContent:
     try:
         return msgspec.convert(content, SubjectContent)
     except msgspec.ValidationError as exc:
+        path = _error_path(str(exc))
+        value = _value_at(content, path)
         hint = ""
-        if "initiator" in str(exc):
+        if path == "$.execution.initiator":
             hint = "Orchestration initiator should be prefixed with a reverse-DNS name. "
         raise ArvoSubjectError(
-            f"Invalid orchestration subject content: {hint}{exc} (content={dict(content)!r})",
+            f"Invalid orchestration subject content at {path} (value={value!r}): {hint}{exc}",
             content,
         ) from None
+
+
+def _error_path(message: str) -> str:
+    marker = " - at `"
+    start = message.rfind(marker)
+    return message[start + len(marker) : -1] if start >= 0 else "$"
+
+
+def _value_at(content: Mapping[str, Any], path: str) -> object:
+    """The value at a msgspec path like ``$.execution.id`` (None when it is not there)."""
+    value: object = content
+    for key in path.split(".")[1:]:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
