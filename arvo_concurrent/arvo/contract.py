@@ -35,6 +35,7 @@ __all__ = [
     "create_arvo_orchestrator_contract",
     "create_simple_arvo_contract",
     "decode_data",
+    "error_path",
     "is_schema",
     "parse_data",
     "parse_dataschema",
@@ -50,6 +51,7 @@ _PARENT_SUBJECT_ATTR = "parent_subject"
 _SEMVER = re.compile(r"\d+\.\d+\.\d+")
 _WILDCARD_VERSION = "0.0.0"
 _LOCATION = re.compile(r" - at `(\$[^`]*)`$")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
 _ORCHESTRATOR_NAME = re.compile(r"[a-z0-9.]+")
 _ORCHESTRATOR_PREFIX = "arvo.orc"
 
@@ -118,15 +120,25 @@ def decode_data(
     try:
         return msgspec.convert(source, schema)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _LOCATION.search(text)
-        path = match.group(1) if match else "$"
+        path = error_path(exc)
         raise SchemaValidationError(
-            f"{error_prefix}{schema.__name__} at {path}: {text}",
+            f"{error_prefix}{schema.__name__} at {path}: {exc}",
             path=path,
             schema=schema,
             data=data,
         ) from None
+
+
+def error_path(error: msgspec.ValidationError) -> str:
+    """The path of the field a msgspec validation error is about, e.g. ``"$.numbers[0]"``.
+
+    For a missing field it is the path of that field (``"$.numbers"``), not of its parent.
+    """
+    text = str(error)
+    location = _LOCATION.search(text)
+    path = location.group(1) if location else "$"
+    missing = _MISSING_FIELD.search(text)
+    return f"{path}.{missing.group(1)}" if missing else path
 
 
 def parse_data(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from arvo_concurrent.arvo.contract import error_path
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
@@ -187,7 +188,7 @@ def _validated(content: Mapping[str, Any]) -> SubjectContent:
     try:
         return msgspec.convert(content, SubjectContent)
     except msgspec.ValidationError as exc:
-        path = _error_path(str(exc))
+        path = error_path(exc)
         value = _value_at(content, path)
         hint = ""
         if path == "$.execution.initiator":
@@ -196,12 +197,6 @@ def _validated(content: Mapping[str, Any]) -> SubjectContent:
             f"Invalid orchestration subject content at {path} (value={value!r}): {hint}{exc}",
             content,
         ) from None
-
-
-def _error_path(message: str) -> str:
-    marker = " - at `"
-    start = message.rfind(marker)
-    return message[start + len(marker) : -1] if start >= 0 else "$"
 
 
 def _value_at(content: Mapping[str, Any], path: str) -> object:
