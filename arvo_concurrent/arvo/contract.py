@@ -4,7 +4,8 @@ Schemas are msgspec Struct types. Parsing data against a schema behaves like Arv
 schemas: unknown keys are stripped, defaults applied and ``msgspec.Meta`` constraints enforced
 (:func:`decode_data`, :func:`parse_data`).
 
-Contract objects are immutable after construction and safe to share between threads; nothing
+Contract objects refuse attribute assignment after construction and are safe to share between
+threads (their dicts, ``metadata``, ``versions`` and ``emits``, must not be mutated); nothing
 here blocks.
 """
 
@@ -190,7 +191,21 @@ class SystemErrorInfo:
     dataschema: str | None = None
 
 
-class VersionedArvoContract:
+class _Sealed:
+    """Refuses attribute assignment once ``_seal()`` ran, so built contracts stay as built."""
+
+    __slots__ = ("_sealed",)
+
+    def _seal(self) -> None:
+        object.__setattr__(self, "_sealed", True)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})")
+        object.__setattr__(self, name, value)
+
+
+class VersionedArvoContract(_Sealed):
     """One version of an :class:`ArvoContract`. Immutable and thread-safe.
 
     Attributes:
@@ -224,6 +239,7 @@ class VersionedArvoContract:
         self.system_error = SystemErrorInfo(
             contract.system_error.type, ArvoErrorSchema, f"{contract.uri}/{_WILDCARD_VERSION}"
         )
+        self._seal()
 
     @property
     def uri(self) -> str:
@@ -254,7 +270,7 @@ class VersionedArvoContract:
         return f"VersionedArvoContract(uri={self.uri!r}, version={self.version!r})"
 
 
-class ArvoContract:
+class ArvoContract(_Sealed):
     """A contract: ``uri``, accepted ``type`` and, per version, accepts/emits schemas.
 
     Build it with :func:`create_arvo_contract`, :func:`create_simple_arvo_contract` or
@@ -302,6 +318,7 @@ class ArvoContract:
         self.version_list = sorted(self.versions, key=_semver_key)
         self.system_error = SystemErrorInfo(f"sys.{type}.error", ArvoErrorSchema)
         self._versioned = {v: VersionedArvoContract(self, v) for v in self.version_list}
+        self._seal()
 
     def version(self, version: str) -> VersionedArvoContract:
         """The given version: ``"X.Y.Z"``, ``"latest"``/``"any"`` (highest) or ``"oldest"``.

@@ -184,7 +184,11 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
         return wire
 
     def to_json(self) -> str:
-        """Compact JSON text, byte-identical to arvo-core's ``JSON.stringify(event.toJSON())``."""
+        """Compact JSON text, byte-identical to arvo-core's ``JSON.stringify(event.toJSON())``.
+
+        Numbers are written as JavaScript writes them (``1.0`` -> ``1``, ``3e-6`` ->
+        ``0.000003``); an infinite ``executionunits`` is written ``null``, as JavaScript does.
+        """
         return compact_json(self.to_dict()).decode()
 
     @classmethod

@@ -101,6 +101,14 @@ def test_contract_fields_and_system_error() -> None:
     assert made.system_error.schema is ArvoErrorSchema
 
 
+def test_contracts_refuse_attribute_assignment() -> None:
+    with pytest.raises(AttributeError, match="immutable"):
+        add_contract.type = "com.other.type"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        add_contract.version("1.0.0").version = "2.0.0"  # type: ignore[misc]
+    assert add_contract.type == "com.calculator.add"
+
+
 # ---- versions ----
 
 
