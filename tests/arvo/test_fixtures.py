@@ -1,14 +1,11 @@
 """Wire compatibility with the JSON the TypeScript packages produced (shared/fixtures/arvo-ts).
 
-The fixtures live outside the repository, next to it in ``../shared/fixtures/arvo-ts`` (or where
-``ARVO_TS_FIXTURES`` points); without them this module is skipped.
+A copy of the fixtures ships in ``tests/fixtures/arvo-ts`` so that no test depends on files outside
+the repository.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -37,19 +34,9 @@ from tests.arvo.contracts import (
     human_approval_contract,
     product_contract,
 )
+from tests.fixtures import load_arvo_ts
 
-FIXTURES = Path(
-    os.environ.get(
-        "ARVO_TS_FIXTURES", Path(__file__).resolve().parents[3] / "shared/fixtures/arvo-ts"
-    )
-)
-if not (FIXTURES / "events.json").is_file():
-    pytest.skip(f"TypeScript fixtures not found in {FIXTURES}", allow_module_level=True)
-
-
-def load(name: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-    return entries
+load = load_arvo_ts
 
 
 URIS = load("uri.json")

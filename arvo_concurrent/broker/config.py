@@ -1,0 +1,116 @@
+"""Handler configuration for ``create_concurrent_event_broker``: shapes, checks and merging.
+
+Each handler entry (a dict or a :class:`HandlerConfig`) may set ``prefetch``,
+``retry``, ``on_error`` and ``middleware``; whatever it leaves out comes from
+``default_handler_config``, field by field (``retry`` and ``middleware`` too, key by
+key), then from the library defaults. Unknown keys are refused with their names,
+so a typo never silently becomes a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from arvo_concurrent.arvo.violations import TransactionViolation, is_violation_error
+from arvo_concurrent.broker.middleware import Middleware
+from arvo_concurrent.broker.retry import ErrorDecision, RetryInfo, RetryPolicy
+
+__all__ = ["HandlerConfig", "ResolvedHandlerConfig", "default_on_error", "resolve_handler_config"]
+
+OnError = Callable[[BaseException, RetryInfo], object]
+
+_ENTRY_KEYS = frozenset({"handler", "prefetch", "retry", "on_error", "middleware"})
+_RETRY_KEYS = frozenset({"max_retries", "initial_delay_ms", "backoff_exponent"})
+_MIDDLEWARE_KEYS = frozenset({"input", "output"})
+
+
+class HandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """One handler entry, typed. Fields left as None fall back to the defaults."""
+
+    handler: Any = None
+    prefetch: int | None = None
+    retry: Mapping[str, Any] | None = None
+    on_error: OnError | None = None
+    middleware: Mapping[str, Any] | None = None
+
+
+class ResolvedHandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """A handler entry with every field decided."""
+
+    handler: Any
+    prefetch: int
+    retry: RetryPolicy
+    on_error: OnError
+    middleware: Middleware
+
+
+def default_on_error(error: BaseException, info: RetryInfo) -> ErrorDecision:
+    """Retry what may pass on a second try; stop at once on what cannot.
+
+    Contract, config and execution violations are deterministic (the same event fails
+    the same way every time), so they are thrown to ``on_broker_error`` at once
+    instead of being retried (the TypeScript broker retries them: 8.F4). A
+    ``TransactionViolation`` (a lock not acquired, a memory failure) and any other
+    error is retried.
+    """
+    if is_violation_error(error) and not isinstance(error, TransactionViolation):
+        return ErrorDecision.THROW
+    return ErrorDecision.RETRY
+
+
+def _as_mapping(entry: object, where: str, allowed: frozenset[str]) -> dict[str, Any]:
+    if entry is None:
+        return {}
+    if isinstance(entry, HandlerConfig):
+        entry = {f: getattr(entry, f) for f in entry.__struct_fields__}
+    if not isinstance(entry, Mapping):
+        raise TypeError(f"{where} must be a dict, got {entry!r}")
+    given = {k: v for k, v in entry.items() if v is not None}
+    unknown = set(given) - allowed
+    if unknown:
+        raise ValueError(f"Unknown key(s) {sorted(unknown)} in {where}; allowed: {sorted(allowed)}")
+    return given
+
+
+def _merged(own: Mapping[str, Any], default: Mapping[str, Any], key: str) -> dict[str, Any]:
+    allowed = _RETRY_KEYS if key == "retry" else _MIDDLEWARE_KEYS
+    merged = _as_mapping(default.get(key), f"default_handler_config.{key}", allowed)
+    merged.update(_as_mapping(own.get(key), f"handler config {key}", allowed))
+    return merged
+
+
+def _prefetch(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"prefetch must be a positive integer, got {value!r}")
+    return value
+
+
+def resolve_handler_config(
+    entry: Mapping[str, Any] | HandlerConfig, default: Mapping[str, Any] | HandlerConfig | None
+) -> ResolvedHandlerConfig:
+    """Merge one handler entry over ``default`` and the library defaults, checking every field.
+
+    Raises:
+        TypeError / ValueError: naming the key and the value that is wrong.
+    """
+    own = _as_mapping(entry, "handler config", _ENTRY_KEYS)
+    base = _as_mapping(default, "default_handler_config", _ENTRY_KEYS - {"handler"})
+    handler = own.get("handler")
+    if handler is None or not hasattr(handler, "execute") or not hasattr(handler, "source"):
+        raise TypeError(
+            "handler config needs 'handler', an object with 'source' and 'execute', "
+            f"got {handler!r}"
+        )
+    on_error = own.get("on_error", base.get("on_error", default_on_error))
+    if not callable(on_error):
+        raise TypeError(f"on_error must be a function, got {on_error!r}")
+    return ResolvedHandlerConfig(
+        handler=handler,
+        prefetch=_prefetch(own.get("prefetch", base.get("prefetch", 1))),
+        retry=RetryPolicy(**_merged(own, base, "retry")),
+        on_error=on_error,
+        middleware=Middleware.of(_merged(own, base, "middleware")),
+    )
