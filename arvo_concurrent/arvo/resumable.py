@@ -1,0 +1,334 @@
+"""ArvoResumable: a workflow written as one plain function per version (ARVO_MODEL 5).
+
+The function is called once per event of the workflow (the init event, then each
+service reply) and declares by parameter name what it needs:
+
+* ``input``: the init event (an ArvoEvent) when handling it, else None;
+* ``service``: the service reply (success or ``sys.*.error``) being handled, else None;
+* ``context``: the workflow's stored context (what it last returned as ``context``);
+* ``metadata``: the whole stored record, or None for a new workflow;
+* ``collected_events``: ``{event_type: [ArvoEvent, ...]}``, the replies collected for
+  the service calls of the last step that emitted any (fan-in);
+* ``contracts``: ``{"self": VersionedArvoContract, "services": {name: ...}}``;
+* ``domain``: ``{"self": own contract domain, "event": event domain}``.
+
+It returns None or a dict with any of ``context`` (the new context), ``services``
+(a list of service call items, ARVO_MODEL 5.2) and ``output`` (the completion data).
+
+Fan-out / fan-in: every event a step emits becomes an expected slot; a reply is
+matched to its slot by ``parentid``. A reply delivered twice (a broker retry, an
+at-least-once transport) is handled once: the record remembers the ids of the events
+it consumed, and a repeat is ignored without calling the function. The stored record
+is never modified in place (ARVO_MODEL 8.E4): each step builds a new one.
+
+Every step runs in the orchestration wrapper, so it holds the workflow's lock unless
+``requires_resource_locking=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from arvo_concurrent.arvo.contract import ArvoContract
+from arvo_concurrent.arvo.domain import ArvoDomain
+from arvo_concurrent.arvo.emittable import (
+    OrchestrationEmitter,
+    SystemErrorEmitter,
+    as_items,
+    emission_domains,
+)
+from arvo_concurrent.arvo.event import ArvoEvent
+from arvo_concurrent.arvo.handler import (
+    HandlerConfigError,
+    SystemErrorSchema,
+    check_handler_versions,
+)
+from arvo_concurrent.arvo.injection import Injector
+from arvo_concurrent.arvo.orchestration import (
+    OrchestrationContracts,
+    OrchestrationWrapper,
+    ServiceIndex,
+    Step,
+    StepInput,
+    check_orchestrator_contract,
+    validate_input,
+)
+from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation
+from arvo_concurrent.memory.interface import IMachineMemory
+
+__all__ = ["ArvoResumable", "create_arvo_resumable"]
+
+RESUMABLE_PARAMETERS = (
+    "input",
+    "service",
+    "context",
+    "metadata",
+    "collected_events",
+    "contracts",
+    "domain",
+)
+_RESULT_KEYS = frozenset({"context", "output", "services"})
+_DEFAULT_DOMAINS = {
+    "services": (ArvoDomain.LOCAL,),
+    "complete": (ArvoDomain.ORCHESTRATION_CONTEXT,),
+    "system_error": (ArvoDomain.ORCHESTRATION_CONTEXT,),
+}
+
+
+class _Version(NamedTuple):
+    contracts: OrchestrationContracts
+    call: Injector
+    emitter: OrchestrationEmitter
+    contracts_param: dict[str, Any]
+
+
+class ArvoResumable:
+    """A resumable workflow; see the module docstring.
+
+    Thread-safe: ``execute`` may run for several events at once; the machine memory's
+    lock serialises the steps of one workflow. ``execute`` blocks on the lock wait, the
+    memory operations and the handler function.
+
+    Args:
+        contracts: ``{"self": orchestrator contract, "services": {name: contract.version(v)}}``.
+        memory: the machine memory holding each workflow's record.
+        handler: ``{version: fn}`` with a function for every version of the self contract.
+        execution_units: default ``executionunits`` of emitted events.
+        requires_resource_locking: lock each workflow around a step (default True).
+        default_event_emission_domains: ``{"services", "complete", "system_error"}``
+            defaults ``[LOCAL]``, ``[ORCHESTRATION_CONTEXT]``, ``[ORCHESTRATION_CONTEXT]``.
+
+    Raises:
+        HandlerConfigError: bad contracts, a version without function (or the reverse),
+            a function declaring an unavailable parameter, or a memory without the
+            IMachineMemory methods.
+    """
+
+    def __init__(
+        self,
+        *,
+        contracts: Mapping[str, Any],
+        memory: IMachineMemory,
+        handler: Mapping[str, Callable[..., Any]],
+        execution_units: float | None = 0,
+        requires_resource_locking: bool = True,
+        default_event_emission_domains: Mapping[str, Sequence[str | None]] | None = None,
+    ) -> None:
+        own, services = _bind_contracts(contracts)
+        check_handler_versions(own, handler)
+        domains = emission_domains(default_event_emission_domains, _DEFAULT_DOMAINS)
+        self.contract = own
+        self.source: str = own.type
+        self.execution_units = execution_units
+        self.system_error_schema = SystemErrorSchema(own.system_error.type, own.system_error.schema)
+        self._versions = {
+            version: self._bind_version(own, version, services, fn, domains)
+            for version, fn in handler.items()
+        }
+        self._wrapper = OrchestrationWrapper(
+            source=self.source,
+            memory=memory,
+            requires_resource_locking=requires_resource_locking,
+            system_errors=SystemErrorEmitter(
+                source=self.source,
+                contract=own,
+                execution_units=execution_units,
+                domains=domains["system_error"],
+            ),
+        )
+
+    @property
+    def memory(self) -> IMachineMemory:
+        """The machine memory."""
+        return self._wrapper.memory
+
+    @property
+    def requires_resource_locking(self) -> bool:
+        """Whether each step holds the workflow's lock."""
+        return self._wrapper.requires_resource_locking
+
+    def execute(self, event: ArvoEvent) -> list[ArvoEvent]:
+        """Run one workflow step for ``event`` and return the events it emits.
+
+        Raises:
+            ViolationError: see ARVO_MODEL 3.3 (input, configuration, subject, memory).
+        """
+        return self._wrapper.execute(event, self._step)
+
+    def _bind_version(
+        self,
+        own: ArvoContract,
+        version: str,
+        services: ServiceIndex,
+        fn: Callable[..., Any],
+        domains: Mapping[str, tuple[str | None, ...]],
+    ) -> _Version:
+        bound = OrchestrationContracts(own.version(version), services)
+        return _Version(
+            contracts=bound,
+            call=Injector(fn, RESUMABLE_PARAMETERS, f"resumable handler for version {version}"),
+            emitter=OrchestrationEmitter(
+                source=self.source,
+                self_contract=bound.self_contract,
+                services=services.by_accepts_type,
+                execution_units=self.execution_units,
+                service_domains=domains["services"],
+                complete_domains=domains["complete"],
+            ),
+            contracts_param={"self": bound.self_contract, "services": dict(services.by_name)},
+        )
+
+    def _step(self, step: StepInput) -> Step:
+        version = self._versions.get(step.subject.orchestrator.version)
+        if version is None:
+            raise ConfigViolation(
+                f"No handler for {self.source} version {step.subject.orchestrator.version!r} "
+                f"(event id={step.event.id!r})",
+                {"initiatingEvent": step.event},
+            )
+        event = validate_input(step.event, version.contracts)
+        state = step.state
+        events = state["events"] if state is not None else {}
+        handled: list[str] = events.get("handled", [])
+        if (state is not None and state.get("status") == "done") or event.id in handled:
+            return Step([], None, False)
+        expected = _collect(events.get("expected") or {}, event)
+        is_init = event.type == self.source
+        result = version.call(
+            {
+                "input": event if is_init else None,
+                "service": None if is_init else event,
+                "context": state.get("state$$") if state is not None else None,
+                "metadata": state,
+                "collected_events": _collected(expected, event)
+                if version.call.wants("collected_events")
+                else {},
+                "contracts": version.contracts_param,
+                "domain": {"self": self.contract.domain, "event": event.domain},
+            }
+        )
+        return self._finish(
+            version, step, event, result=result, expected=expected, handled=[*handled, event.id]
+        )
+
+    def _finish(
+        self,
+        version: _Version,
+        step: StepInput,
+        event: ArvoEvent,
+        *,
+        result: object,
+        expected: dict[str, list[dict[str, Any]]],
+        handled: list[str],
+    ) -> Step:
+        returned = _returned(result, event)
+        items = as_items(
+            returned.get("services"), what=f"Resumable {self.source} services", event=event
+        )
+        output = returned.get("output")
+        if output is not None:
+            items = [*items, version.emitter.completion(output, step.subject, event)]
+        emitted = version.emitter.events(
+            items, event=event, parent_subject=step.parent_subject, init_event_id=step.init_event_id
+        )
+        previous = step.state.get("state$$") if step.state is not None else None
+        record: dict[str, Any] = {
+            "executionStatus": "normal",
+            "status": "done" if output is not None else "active",
+            "initEventId": step.init_event_id,
+            "parentSubject": step.parent_subject,
+            "subject": event.subject,
+            "events": {
+                "consumed": event.id,
+                "produced": [e.id for e in emitted],
+                "expected": {e.id: [] for e in emitted} if emitted else expected,
+                "handled": handled,
+            },
+            "state$$": returned.get("context", previous),
+        }
+        return Step(emitted, record, output is not None)
+
+
+def _collect(
+    expected: Mapping[str, list[dict[str, Any]]], event: ArvoEvent
+) -> dict[str, list[dict[str, Any]]]:
+    """A new expected map with ``event`` appended to its request's slot (if it has one)."""
+    collected = dict(expected)
+    slot = collected.get(event.parentid or "")
+    if slot is not None:
+        collected[event.parentid or ""] = [*slot, event.to_dict()]
+    return collected
+
+
+def _collected(
+    expected: Mapping[str, list[dict[str, Any]]], current: ArvoEvent
+) -> dict[str, list[ArvoEvent]]:
+    grouped: dict[str, list[ArvoEvent]] = {}
+    for slot in expected.values():
+        for wire in slot:
+            event = current if wire["id"] == current.id else ArvoEvent.from_dict(wire)
+            grouped.setdefault(event.type, []).append(event)
+    return grouped
+
+
+def _returned(result: object, event: ArvoEvent) -> Mapping[str, Any]:
+    if result is None:
+        return {}
+    if not isinstance(result, Mapping):
+        raise ContractViolation(
+            f"A resumable handler must return None or a dict with context/output/services, "
+            f"got {result!r} (event id={event.id!r})",
+            {"initiatingEvent": event},
+        )
+    unknown = result.keys() - _RESULT_KEYS
+    if unknown:
+        raise ContractViolation(
+            f"A resumable handler returned unknown keys {sorted(unknown)}; allowed: "
+            f"{sorted(_RESULT_KEYS)} (event id={event.id!r})",
+            {"initiatingEvent": event},
+        )
+    return result
+
+
+def _bind_contracts(contracts: object) -> tuple[ArvoContract, ServiceIndex]:
+    if not isinstance(contracts, Mapping) or set(contracts) != {"self", "services"}:
+        raise HandlerConfigError(
+            "contracts", contracts, "contracts must be {'self': ..., 'services': {...}}"
+        )
+    own = contracts["self"]
+    if not isinstance(own, ArvoContract):
+        raise HandlerConfigError(
+            "contracts['self']",
+            own,
+            "contracts['self'] must be an orchestrator ArvoContract (all its versions are served)",
+        )
+    check_orchestrator_contract(own, "contracts['self']")
+    return own, ServiceIndex.build(contracts["services"], own.uri)
+
+
+def create_arvo_resumable(
+    *,
+    contracts: Mapping[str, Any],
+    memory: IMachineMemory,
+    handler: Mapping[str, Callable[..., Any]],
+    execution_units: float | None = 0,
+    requires_resource_locking: bool = True,
+    default_event_emission_domains: Mapping[str, Sequence[str | None]] | None = None,
+) -> ArvoResumable:
+    """Build an :class:`ArvoResumable` (arvo-event-handler's ``createArvoResumable``).
+
+    Unlike TypeScript, locking is on unless ``requires_resource_locking=False`` is
+    passed, whatever the number of services.
+
+    Raises:
+        HandlerConfigError: see :class:`ArvoResumable`.
+    """
+    return ArvoResumable(
+        contracts=contracts,
+        memory=memory,
+        handler=handler,
+        execution_units=execution_units,
+        requires_resource_locking=requires_resource_locking,
+        default_event_emission_domains=default_event_emission_domains,
+    )
