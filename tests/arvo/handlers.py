@@ -10,11 +10,9 @@ event to the handler whose ``source`` equals its ``to``; :func:`ts_event` and
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections import deque
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -35,6 +33,7 @@ from tests.arvo.contracts import (
     product_contract,
     weighted_average_contract,
 )
+from tests.fixtures import load_arvo_ts
 
 TEST_SOURCE = "test.test.test"
 
@@ -267,13 +266,9 @@ def route_events(handlers: Iterable[IArvoEventHandler], first: ArvoEvent) -> lis
     return routed
 
 
-TS_EVENTS = Path("/work/shared/fixtures/arvo-ts/events.json")
-
-
 @functools.cache
 def _ts_entries() -> dict[str, dict[str, Any]]:
-    entries = json.loads(TS_EVENTS.read_text())
-    return {entry["name"]: entry for entry in entries}
+    return {entry["name"]: entry for entry in load_arvo_ts("events.json")}
 
 
 def ts_entry(name: str) -> dict[str, Any]:
@@ -284,12 +279,6 @@ def ts_entry(name: str) -> dict[str, Any]:
 def ts_event(name: str) -> ArvoEvent:
     """The fixture event ``name`` as an ArvoEvent."""
     return ArvoEvent.from_dict(ts_entry(name)["event"])
-
-
-def ts_run(scenario: str) -> list[dict[str, Any]]:
-    """The wire dicts of a fixture broker run (``average_run``...), in routing order."""
-    entries = [e for e in _ts_entries().values() if e.get("scenario") == scenario]
-    return [e["event"] for e in sorted(entries, key=lambda e: e["step"])]
 
 
 def assert_same_as_ts(ours: ArvoEvent, name: str, ids: dict[str, str]) -> None:
