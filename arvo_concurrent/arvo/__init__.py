@@ -30,6 +30,7 @@ from arvo_concurrent.arvo.event import (
     create_arvo_event,
     create_timestamp,
 )
+from arvo_concurrent.arvo.event_handler import ArvoEventHandler, create_arvo_event_handler
 from arvo_concurrent.arvo.factory import (
     ArvoEventFactory,
     ArvoOrchestratorEventFactory,
@@ -37,6 +38,7 @@ from arvo_concurrent.arvo.factory import (
     create_arvo_event_factory,
     create_arvo_orchestrator_event_factory,
 )
+from arvo_concurrent.arvo.handler import HandlerConfigError, IArvoEventHandler, SystemErrorSchema
 from arvo_concurrent.arvo.ids import (
     ArvoEventIdContent,
     ArvoEventIdError,
@@ -44,7 +46,17 @@ from arvo_concurrent.arvo.ids import (
     create_arvo_event_id,
     parse_arvo_event_id,
 )
+from arvo_concurrent.arvo.injection import HandlerSignatureError
 from arvo_concurrent.arvo.jsonwire import compact_json, js_number
+from arvo_concurrent.arvo.machine import (
+    ArvoMachine,
+    MachineSetup,
+    assign,
+    emit,
+    setup_arvo_machine,
+)
+from arvo_concurrent.arvo.orchestrator import ArvoOrchestrator, create_arvo_orchestrator
+from arvo_concurrent.arvo.resumable import ArvoResumable, create_arvo_resumable
 from arvo_concurrent.arvo.subject import (
     ArvoOrchestrationSubject,
     ArvoSubjectError,
@@ -75,12 +87,16 @@ __all__ = [
     "ArvoErrorSchema",
     "ArvoEvent",
     "ArvoEventFactory",
+    "ArvoEventHandler",
     "ArvoEventIdContent",
     "ArvoEventIdError",
     "ArvoEventIdSpec",
     "ArvoEventValidationError",
+    "ArvoMachine",
     "ArvoOrchestrationSubject",
+    "ArvoOrchestrator",
     "ArvoOrchestratorEventFactory",
+    "ArvoResumable",
     "ArvoSubjectError",
     "ConfigViolation",
     "ContractViolation",
@@ -88,26 +104,36 @@ __all__ = [
     "EventOptions",
     "ExecutionContent",
     "ExecutionViolation",
+    "HandlerConfigError",
+    "HandlerSignatureError",
+    "IArvoEventHandler",
+    "MachineSetup",
     "OrchestratorContent",
     "SchemaValidationError",
     "SubjectContent",
     "SystemErrorInfo",
+    "SystemErrorSchema",
     "TransactionCause",
     "TransactionViolation",
     "UriError",
     "VersionedArvoContract",
     "ViolationError",
+    "assign",
     "compact_json",
     "create_arvo_contract",
     "create_arvo_event",
     "create_arvo_event_factory",
+    "create_arvo_event_handler",
     "create_arvo_event_id",
+    "create_arvo_orchestrator",
     "create_arvo_orchestrator_contract",
     "create_arvo_orchestrator_event_factory",
+    "create_arvo_resumable",
     "create_simple_arvo_contract",
     "create_timestamp",
     "decode_data",
     "decode_uri",
+    "emit",
     "encode_uri",
     "error_path",
     "is_schema",
@@ -118,5 +144,6 @@ __all__ = [
     "parse_data",
     "parse_dataschema",
     "resolve_domain",
+    "setup_arvo_machine",
     "validate_uri",
 ]
