@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
+
 from arvo_concurrent.arvo.contract import (
     PARENT_SUBJECT_FIELD,
     SchemaValidationError,
@@ -219,11 +221,7 @@ def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoE
         raise _contract_violation(f"Input event payload validation failed: {exc}", event) from None
     if data == event.data:
         return event
-    return ArvoEvent(**{**_fields(event), "data": data})
-
-
-def _fields(event: ArvoEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in event.__struct_fields__}
+    return msgspec.structs.replace(event, data=data)
 
 
 def _contract_violation(message: str, event: ArvoEvent) -> ContractViolation:
@@ -336,7 +334,8 @@ class OrchestrationWrapper:
                 parent_subject = state.get("parentSubject")
                 init_event_id = state.get("initEventId") or event.id
             elif event.type != self.source:
-                _log.warning("Ignoring event %s: no workflow state for its subject", event.id)
+                # Routine after cleanup (late replies), so not worth a warning.
+                _log.info("Ignoring event %s: no workflow state for its subject", event.id)
                 return []
             if event.type == self.source:
                 parent_subject = event.data.get(PARENT_SUBJECT_FIELD)

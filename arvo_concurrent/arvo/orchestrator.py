@@ -8,6 +8,10 @@ snapshot and may take a transition. Reaching a final state emits the completion 
 (when the machine has an ``output``) to the subject's ``meta.redirectto``, else its
 initiator, and lets the memory clean the finished workflow up.
 
+An emit of another orchestrator's init type starts a child workflow whose completion
+(or system error) comes back to this one; ``parentSubject$$`` in its data defaults to
+this workflow's subject.
+
 Every step runs in the orchestration wrapper, so it holds the workflow's lock unless
 ``requires_resource_locking=False``. The stored record is a plain dict:
 ``{executionStatus, initEventId, subject, parentSubject, status, value, state:

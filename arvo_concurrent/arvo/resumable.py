@@ -21,6 +21,11 @@ at-least-once transport) is handled once: the record remembers the ids of the ev
 it consumed, and a repeat is ignored without calling the function. The stored record
 is never modified in place (ARVO_MODEL 8.E4): each step builds a new one.
 
+Child workflows: a service whose contract is an orchestrator contract is started with
+a subject of its own that records the caller, so its completion (or system error)
+comes back to the calling workflow. ``parentSubject$$`` in the call's data defaults to
+the calling workflow's subject.
+
 Every step runs in the orchestration wrapper, so it holds the workflow's lock unless
 ``requires_resource_locking=False``.
 """
@@ -189,7 +194,7 @@ class ArvoResumable:
             )
         event = validate_input(step.event, version.contracts)
         state = step.state
-        events = state["events"] if state is not None else {}
+        events: dict[str, Any] = (state or {}).get("events") or {}
         handled: list[str] = events.get("handled", [])
         if (state is not None and state.get("status") == "done") or event.id in handled:
             return Step([], None, False)

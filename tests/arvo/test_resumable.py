@@ -187,8 +187,10 @@ def test_the_function_gets_metadata_contracts_and_domain() -> None:
         handler={"1.0.0": fn},
     )
     init = weighted_init([1, 2])
-    assert resumable.execute(init) == []
+    padded = msgspec.structs.replace(init, data={**init.data, "extra": 1})
+    assert resumable.execute(padded) == []
     assert seen["metadata"] is None
+    # The function sees the schema-parsed payload: unknown keys stripped.
     assert seen["input"] == init
     assert isinstance(seen["contracts"]["self"], VersionedArvoContract)
     assert seen["contracts"]["services"] == {}
