@@ -94,7 +94,7 @@ class IArvoEventHandler(Protocol):
 
 def error_payload(error: BaseException) -> dict[str, Any]:
     """The wire payload of a system error event: ``{errorName, errorMessage, errorStack}``."""
-    stack = "".join(traceback.format_exception(error)).rstrip() or None
+    stack = "".join(traceback.format_exception(error)).rstrip("\n")
     return {"errorName": type(error).__name__, "errorMessage": str(error), "errorStack": stack}
 
 

@@ -109,6 +109,19 @@ def test_kwargs_function_gets_everything() -> None:
     assert seen["source"] == "com.calculator.add"
 
 
+def test_keyword_only_parameters_are_supplied_and_positional_only_refused() -> None:
+    def keyword_only(*, source: str) -> dict[str, Any]:
+        return {"type": "evt.calculator.add.success", "data": {"result": len(source)}}
+
+    (reply,) = handler_of(keyword_only).execute(add_request([1]))
+    assert reply.data == {"result": len("com.calculator.add")}
+
+    def positional_only(event: Any, /) -> None: ...
+
+    with pytest.raises(HandlerSignatureError, match="positional-only"):
+        handler_of(positional_only)
+
+
 def test_list_output_with_struct_data_and_routing_overrides() -> None:
     def fn(data: NumbersInput) -> list[dict[str, Any]]:
         return [
