@@ -11,6 +11,7 @@ from arvo_concurrent.arvo.event_handler import ArvoEventHandler, create_arvo_eve
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.machine import ArvoMachine, assign, emit, setup_arvo_machine
 from arvo_concurrent.arvo.orchestrator import create_arvo_orchestrator
+from arvo_concurrent.memory import ConcurrentMachineMemory
 from tests.arvo.contracts import (
     add_contract,
     average_workflow_contract,
@@ -67,6 +68,16 @@ def test_ten_to_fifty_average_to_thirty() -> None:
     handlers = [add_handler(), product_handler(), average_orchestrator(RecordingMemory())]
     done = route_events(handlers, average_init([10, 20, 30, 40, 50]))[-1]
     assert done.data == {"success": True, "average": 30.0, "errors": None}
+
+
+def test_a_run_on_concurrent_machine_memory_leaves_no_state_or_lock() -> None:
+    with ConcurrentMachineMemory(lock_max_retries=0) as memory:
+        init = average_init([2, 4])
+        handlers = [add_handler(), product_handler(), average_orchestrator(memory)]
+        assert route_events(handlers, init)[-1].data["average"] == 3
+        assert memory.read(init.subject) is None
+        assert memory.lock(init.subject)
+        assert memory.unlock(init.subject)
 
 
 def test_a_service_error_completes_the_workflow_with_success_false() -> None:
