@@ -1,0 +1,73 @@
+"""Shutdown helpers shared by everything that owns actors.
+
+:class:`ClosingSignal` is the "close has started" flag a component hands out: a real
+:class:`threading.Event` (so ``tenacity.sleep_using_event`` and ``Event.wait`` work on
+it) that only its owner can set. :func:`await_stopped` waits for many actors to stop
+against one shared deadline, which ``ActorRegistry.stop_all(timeout=)`` cannot do (its
+timeout is per actor, and one straggler leaves the rest unstopped).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from threading import Event
+from typing import Any
+
+import pykka
+
+__all__ = ["ClosingSignal", "StopRequest", "await_stopped", "deadline_after", "remaining"]
+
+logger = logging.getLogger(__name__)
+
+StopRequest = tuple[pykka.ActorRef[Any], pykka.Future[bool]]
+"""An actor that was asked to stop, and the future its stop acknowledgement sets."""
+
+
+class ClosingSignal(Event):
+    """A :class:`threading.Event` that is set once, by its owner, when closing starts.
+
+    Anyone may ``is_set()`` or ``wait(timeout)`` on it (thread-safe); ``set()`` and
+    ``clear()`` raise, because only the owning component decides when it closes.
+    """
+
+    def set(self) -> None:
+        """Refuse: the signal is read-only outside its owner."""
+        raise AttributeError("ClosingSignal is read-only: close its owner instead")
+
+    def clear(self) -> None:
+        """Refuse: closing cannot be undone."""
+        raise AttributeError("ClosingSignal is read-only: closing cannot be undone")
+
+    def _trip(self) -> None:
+        Event.set(self)
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The monotonic deadline ``timeout`` seconds from now (None: no deadline)."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def remaining(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (never negative; None: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def await_stopped(requests: Iterable[StopRequest], deadline: float | None) -> int:
+    """Wait until every requested actor has stopped, or ``deadline`` passes.
+
+    Blocks the caller. An actor whose current message outlives the deadline is left to
+    finish on its (daemon) thread and is logged. Thread-safe.
+
+    Returns:
+        How many actors had not stopped by the deadline.
+    """
+    late = 0
+    for ref, stopped in requests:
+        try:
+            stopped.get(timeout=remaining(deadline))
+        except pykka.Timeout:
+            late += 1
+            logger.warning("%s did not stop before the close deadline; left to finish", ref)
+    return late

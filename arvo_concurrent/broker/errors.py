@@ -1,0 +1,128 @@
+"""The errors of the concurrent event broker.
+
+Each carries what it is about (the event, the topic) as attributes, and derives from
+:class:`~arvo_concurrent.errors.ArvoConcurrentError` and the closest standard exception.
+The broker raises the first three in the caller; the others are what it hands to
+``on_error(error, event)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from arvo_concurrent.errors import ArvoConcurrentError
+
+__all__ = [
+    "DropReason",
+    "EventDroppedError",
+    "IdleTimeoutError",
+    "InvalidEventError",
+    "RoutingError",
+    "SubscriptionConflictError",
+    "SubscriptionError",
+]
+
+
+class SubscriptionError(ArvoConcurrentError, ValueError):
+    """A ``subscribe`` argument is invalid.
+
+    Attributes:
+        topic: the topic of the subscription.
+    """
+
+    def __init__(self, message: str, topic: object) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
+class SubscriptionConflictError(SubscriptionError):
+    """A handler is already subscribed to the topic."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(
+            f"Subscription conflict: A handler is already registered for topic '{topic}'.\n"
+            "Only one handler can subscribe to a topic; unsubscribe the existing one first.",
+            topic,
+        )
+
+
+class InvalidEventError(ArvoConcurrentError, ValueError):
+    """A published event has no usable ``to`` field; raised in the publisher.
+
+    Attributes:
+        event: the event.
+    """
+
+    def __init__(self, event: Any) -> None:
+        to = getattr(event, "to", None)
+        reason = (
+            "Missing required 'to' field"
+            if not to
+            else f"the 'to' field must be a string, got {type(to).__name__} {to!r}"
+        )
+        super().__init__(f"Invalid event: {reason}; the broker routes by 'to'. Event: {event!r}")
+        self.event = event
+
+
+class RoutingError(ArvoConcurrentError, LookupError):
+    """No handler is subscribed to the event's ``to``; reported to ``on_error``.
+
+    Attributes:
+        event: the event.
+        topic: its ``to``.
+        available: the subscribed topics when it was routed.
+    """
+
+    def __init__(self, event: Any, topic: str, available: Sequence[str]) -> None:
+        listed = f"[{', '.join(available)}]" if available else "none"
+        super().__init__(
+            f"Routing failed: No handler registered for topic '{topic}'. "
+            f"Available topics: {listed}. Register a handler for this topic before publishing."
+        )
+        self.event = event
+        self.topic = topic
+        self.available = tuple(available)
+
+
+DropReason = Literal["unsubscribed", "cleared", "closed"]
+
+_DROP_CAUSES: dict[str, str] = {
+    "unsubscribed": "its topic was unsubscribed",
+    "cleared": "the broker was cleared",
+    "closed": "the broker was closed",
+}
+
+
+class EventDroppedError(ArvoConcurrentError, RuntimeError):
+    """A waiting event was dropped before it ran; reported to ``on_error``.
+
+    Attributes:
+        event: the event.
+        topic: the topic it was waiting on.
+        reason: ``"unsubscribed"``, ``"cleared"`` or ``"closed"``.
+    """
+
+    def __init__(self, event: Any, topic: str, reason: DropReason) -> None:
+        super().__init__(
+            f"Event dropped: it was waiting on topic '{topic}' when {_DROP_CAUSES[reason]}"
+        )
+        self.event = event
+        self.topic = topic
+        self.reason = reason
+
+
+class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
+    """``wait_for_idle`` timed out.
+
+    Attributes:
+        timeout: the timeout, in seconds.
+        in_flight: how many events were still in flight.
+    """
+
+    def __init__(self, timeout: float, in_flight: int) -> None:
+        super().__init__(
+            f"wait_for_idle timed out after {timeout} s with {in_flight} event(s) in flight"
+        )
+        self.timeout = timeout
+        self.in_flight = in_flight

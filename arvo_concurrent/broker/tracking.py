@@ -1,0 +1,168 @@
+"""Work tracking per lineage: knowing when an event and everything it caused are done.
+
+A :class:`WorkTracker` counts the events in flight on behalf of someone. The broker
+keeps one for all of its work (``wait_for_idle``), and ``publish(event, trackers=...)``
+adds others: each event carries its *lineage*, the tuple of trackers it counts in, and
+every event a handler publishes through the ``publish`` it was given inherits the
+lineage of the event being handled. So a caller that publishes one event in a fresh
+tracker can wait for that event and all its descendants, independently of any other
+traffic on the same broker. This is what ``resolve(event)`` builds on.
+
+Counting rules (the broker keeps them; a tracker only counts):
+
+* an event's count is added to each tracker of its lineage synchronously, in the
+  publishing thread, before the event is queued;
+* it is released only after its handler returned, so children published by the
+  handler are always counted before their parent is released: a lineage never looks
+  idle while any of its work is queued or running;
+* an event that is dropped (unsubscribe, clear, close, routing failure) releases its
+  count after it was reported to ``on_error``.
+
+Capture: a tracker may name a ``capture_topic`` and an ``on_capture`` callback. An
+event published in its lineage whose ``to`` equals ``capture_topic`` is handed to
+``on_capture`` (in the publishing thread) instead of being routed; it is neither a
+routing failure nor in-flight work. That is how ``resolve`` collects the events routed
+back to its initial event's ``source``, for many concurrent resolves on one broker,
+even with the same source. When several trackers of a lineage capture the same topic,
+the first in the lineage wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = ["Lineage", "WorkTracker", "acquire", "release"]
+
+logger = logging.getLogger(__name__)
+
+
+class WorkTracker:
+    """A thread-safe count of in-flight work with an idle notification.
+
+    Every method is thread-safe. Only :meth:`wait_idle` blocks; idle callbacks run in the
+    thread whose :meth:`done` released the last count (often a pool worker), so they
+    must be quick.
+
+    Args:
+        capture_topic: events of this lineage with this ``to`` go to ``on_capture``.
+        on_capture: ``on_capture(event)``, called in the publishing thread; if it
+            raises, the broker reports the error to its ``on_error`` with the event.
+
+    Raises:
+        ValueError: only one of ``capture_topic`` and ``on_capture`` was given, or
+            ``capture_topic`` is not a non-empty string.
+    """
+
+    __slots__ = ("_capture", "_cond", "_count", "_idle_callbacks", "capture_topic")
+
+    def __init__(
+        self,
+        *,
+        capture_topic: str | None = None,
+        on_capture: Callable[[Any], object] | None = None,
+    ) -> None:
+        if (capture_topic is None) != (on_capture is None):
+            raise ValueError(
+                "capture_topic and on_capture go together: got "
+                f"capture_topic={capture_topic!r}, on_capture={on_capture!r}"
+            )
+        if capture_topic is not None and (not isinstance(capture_topic, str) or not capture_topic):
+            raise ValueError(f"capture_topic must be a non-empty string, got {capture_topic!r}")
+        self.capture_topic = capture_topic
+        self._capture = on_capture
+        self._count = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._idle_callbacks: list[Callable[[], object]] = []
+
+    @property
+    def pending(self) -> int:
+        """The work in flight right now."""
+        return self._count
+
+    def add(self, n: int = 1) -> None:
+        """Count ``n`` more pieces of work. Never blocks."""
+        if n < 1:
+            raise ValueError(f"add(n) needs n >= 1, got n={n!r}")
+        with self._cond:
+            self._count += n
+
+    def done(self, n: int = 1) -> None:
+        """Release ``n`` pieces of work; reaching zero wakes waiters and idle callbacks.
+
+        Raises:
+            ValueError: ``n`` is below 1 or more than :attr:`pending`.
+        """
+        with self._cond:
+            if n < 1 or n > self._count:
+                raise ValueError(f"done(n) needs 1 <= n <= pending ({self._count}), got n={n!r}")
+            self._count -= n
+            if self._count:
+                return
+            self._cond.notify_all()
+            callbacks, self._idle_callbacks = self._idle_callbacks, []
+        _run_all(callbacks)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is in flight, or ``timeout`` seconds (None: no limit).
+
+        Returns:
+            True if idle, False on timeout.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout)
+
+    def when_idle(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, the next time nothing is in flight.
+
+        If nothing is in flight now, it runs at once in the calling thread; otherwise in
+        the thread that releases the last count. A callback that raises is logged.
+        """
+        with self._cond:
+            if self._count:
+                self._idle_callbacks.append(callback)
+                return
+        _run_all([callback])
+
+    def idle_future(self) -> Future[None]:
+        """A future that completes (with None) the next time nothing is in flight."""
+        future: Future[None] = Future()
+        self.when_idle(lambda: future.set_result(None))
+        return future
+
+    def capture(self, event: Any) -> None:
+        """Hand ``event`` to ``on_capture``; the broker calls it for ``capture_topic`` events."""
+        if self._capture is None:
+            raise ValueError(f"{self!r} captures nothing: it has no capture_topic")
+        self._capture(event)
+
+    def __repr__(self) -> str:
+        return f"WorkTracker(pending={self._count}, capture_topic={self.capture_topic!r})"
+
+
+def _run_all(callbacks: list[Callable[[], object]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # The releasing thread is usually a pool worker: a bad callback must not stop it.
+            logger.exception("Idle callback %r failed", callback)
+
+
+Lineage = tuple[WorkTracker, ...]
+"""The trackers an event counts in: the broker's own first, then its publisher's."""
+
+
+def acquire(lineage: Lineage) -> None:
+    """Count one piece of work in every tracker of ``lineage``."""
+    for tracker in lineage:
+        tracker.add()
+
+
+def release(lineage: Lineage) -> None:
+    """Release one piece of work in every tracker of ``lineage``."""
+    for tracker in lineage:
+        tracker.done()

@@ -1,0 +1,169 @@
+"""HandlerPool: scheduling onto lazily started workers, FIFO backlog, close."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from arvo_concurrent.actors.pool import HandlerPool, PoolLoad
+
+WAIT_S = 5.0
+
+
+class Recorder:
+    """An execute function that records items and can hold them on a gate."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.items: list[Any] = []
+        self.gate = gate
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.threads: set[int] = set()
+
+    def __call__(self, item: Any) -> None:
+        with self.cond:
+            self.items.append(item)
+            self.threads.add(threading.get_ident())
+            self.cond.notify_all()
+        if self.gate is not None:
+            assert self.gate.wait(WAIT_S)
+
+    def wait_for(self, n: int) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: len(self.items) >= n, WAIT_S)
+
+
+@pytest.fixture
+def make_pool() -> Iterator[Callable[..., HandlerPool]]:
+    pools: list[HandlerPool] = []
+
+    def make(
+        prefetch: int,
+        execute: Callable[[Any], None],
+        settle: Callable[[Any], object] = lambda item: None,
+    ) -> HandlerPool:
+        pool = HandlerPool("t", prefetch, execute, settle)
+        pools.append(pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        _, workers = pool.close()
+        for worker in workers:
+            worker.stop(timeout=WAIT_S)
+
+
+def test_sequential_items_reuse_one_lazily_started_worker(make_pool: Any) -> None:
+    rec = Recorder()
+    settled: list[tuple[Any, PoolLoad]] = []
+    pool: HandlerPool
+
+    def settle(item: Any) -> None:
+        settled.append((item, pool.load()))
+        done.set()
+
+    pool = make_pool(8, rec, settle)
+    assert pool.load() == PoolLoad(running=0, waiting=0, workers=0)
+    for i in range(5):
+        done = threading.Event()
+        assert pool.submit(i)
+        assert done.wait(WAIT_S)
+    assert rec.items == [0, 1, 2, 3, 4]
+    # settle runs once the worker is idle again, so the next item reuses it.
+    assert settled == [(i, PoolLoad(running=0, waiting=0, workers=1)) for i in range(5)]
+    assert len(rec.threads) == 1
+
+
+def test_settle_runs_after_the_next_item_was_taken(make_pool: Any) -> None:
+    gate = threading.Event()
+    rec = Recorder(gate)
+    settled: list[tuple[Any, PoolLoad]] = []
+    pool: HandlerPool = make_pool(1, rec, lambda item: settled.append((item, pool.load())))
+    for i in range(3):
+        pool.submit(i)
+    gate.set()
+    assert rec.wait_for(3)
+    assert [item for item, _ in settled[:2]] == [0, 1]
+    assert settled[0][1].running == 1, "item 1 was taken before item 0 was settled"
+
+
+def test_backlog_runs_in_fifo_order_beyond_prefetch(make_pool: Any) -> None:
+    gate = threading.Event()
+    rec = Recorder(gate)
+    pool = make_pool(1, rec)
+    for i in range(20):
+        pool.submit(i)
+    assert rec.wait_for(1)
+    assert pool.load() == PoolLoad(running=1, waiting=19, workers=1)
+    gate.set()
+    assert rec.wait_for(20)
+    assert rec.items == list(range(20))
+
+
+def test_burst_from_many_threads_never_exceeds_prefetch_workers(make_pool: Any) -> None:
+    gate = threading.Event()
+    rec = Recorder(gate)
+    pool = make_pool(3, rec)
+    start = threading.Barrier(4)
+
+    def burst(base: int) -> None:
+        start.wait(WAIT_S)
+        for i in range(50):
+            pool.submit(base + i)
+
+    threads = [threading.Thread(target=burst, args=(k * 100,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert rec.wait_for(3)
+    load = pool.load()
+    assert load.workers == 3
+    assert load.running == 3
+    assert load.waiting == 197
+    gate.set()
+    assert rec.wait_for(200)
+    assert sorted(rec.items) == sorted(k * 100 + i for k in range(4) for i in range(50))
+    assert pool.load().workers == 3
+
+
+def test_close_hands_back_waiting_items_and_refuses_new_ones(make_pool: Any) -> None:
+    gate = threading.Event()
+    rec = Recorder(gate)
+    pool = make_pool(2, rec)
+    for i in range(6):
+        pool.submit(i)
+    assert rec.wait_for(2)
+    dropped, workers = pool.close()
+    assert dropped == [2, 3, 4, 5]
+    assert len(workers) == 2
+    assert not pool.submit(99)
+    assert pool.close() == ([], [])
+    gate.set()
+    for worker in workers:
+        assert worker.stop(timeout=WAIT_S)
+    assert sorted(rec.items) == [0, 1]
+
+
+def test_execute_raising_is_logged_and_the_worker_keeps_serving(
+    make_pool: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+
+    def execute(item: Any) -> None:
+        if item == "bad":
+            raise RuntimeError("boom")
+        rec(item)
+
+    pool = make_pool(1, execute)
+    with caplog.at_level(logging.ERROR, logger="arvo_concurrent.actors.pool"):
+        pool.submit("bad")
+        pool.submit("good")
+        assert rec.wait_for(1)
+    assert rec.items == ["good"]
+    assert pool.load().workers == 1
+    assert any("boom" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
