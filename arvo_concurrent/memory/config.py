@@ -1,0 +1,91 @@
+"""The validated settings of a :class:`ConcurrentMachineMemory`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from arvo_concurrent.memory.errors import MemoryConfigError
+
+__all__ = ["MemoryConfig"]
+
+
+def _check_number(parameter: str, value: object, minimum: float, inclusive: bool) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and (number >= minimum if inclusive else number > minimum):
+            return number
+    bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+    raise MemoryConfigError(parameter, value, f"a finite number {bound}")
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Lock retry budget, lease TTL and cleanup switch, checked once at construction.
+
+    Attributes:
+        lock_max_retries: retries after the first lock attempt.
+        lock_initial_delay_ms: the wait before the first retry.
+        lock_backoff_exponent: each further wait is this many times the previous one.
+        lock_ttl_ms: how long a lease lasts before it expires.
+        enable_cleanup: whether ``cleanup(id)`` deletes anything.
+    """
+
+    lock_max_retries: int
+    lock_initial_delay_ms: float
+    lock_backoff_exponent: float
+    lock_ttl_ms: float
+    enable_cleanup: bool
+
+    @classmethod
+    def validated(
+        cls,
+        lock_max_retries: object,
+        lock_initial_delay_ms: object,
+        lock_backoff_exponent: object,
+        lock_ttl_ms: object,
+        enable_cleanup: object,
+    ) -> MemoryConfig:
+        """Check every value and build the config.
+
+        Raises:
+            MemoryConfigError: naming the first parameter whose value is wrong.
+        """
+        if (
+            not isinstance(lock_max_retries, int)
+            or isinstance(lock_max_retries, bool)
+            or lock_max_retries < 0
+        ):
+            raise MemoryConfigError("lock_max_retries", lock_max_retries, "an int >= 0")
+        if not isinstance(enable_cleanup, bool):
+            raise MemoryConfigError("enable_cleanup", enable_cleanup, "a bool")
+        return cls(
+            lock_max_retries=lock_max_retries,
+            lock_initial_delay_ms=_check_number(
+                "lock_initial_delay_ms", lock_initial_delay_ms, 0.0, inclusive=True
+            ),
+            lock_backoff_exponent=_check_number(
+                "lock_backoff_exponent", lock_backoff_exponent, 1.0, inclusive=True
+            ),
+            lock_ttl_ms=_check_number("lock_ttl_ms", lock_ttl_ms, 0.0, inclusive=False),
+            enable_cleanup=enable_cleanup,
+        )
+
+    @property
+    def wait_budget_s(self) -> float:
+        """How long a ``lock`` may wait: the sum of the backoff delays, in seconds.
+
+        ``lock_max_retries=n`` allows 1 + n attempts with ``initial * exponent**i`` between
+        attempt i and i + 1 and no wait after the last, so the budget is the sum for i < n.
+        A parked waiter is granted the lock as soon as it frees, so it never waits longer.
+        """
+        delays_ms = (
+            self.lock_initial_delay_ms * self.lock_backoff_exponent**i
+            for i in range(self.lock_max_retries)
+        )
+        return sum(delays_ms) / 1000.0
+
+    @property
+    def lock_ttl_s(self) -> float:
+        """The lease TTL in seconds."""
+        return self.lock_ttl_ms / 1000.0

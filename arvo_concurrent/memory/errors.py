@@ -1,0 +1,114 @@
+"""Errors raised by the machine memory.
+
+Each one derives from :class:`~arvo_concurrent.errors.ArvoConcurrentError` and from the
+closest standard exception, and carries the machine id (or parameter) it is about.
+"""
+
+from __future__ import annotations
+
+from arvo_concurrent.errors import ArvoConcurrentError
+
+__all__ = [
+    "FencingError",
+    "MachineIdError",
+    "MemoryConfigError",
+    "MemoryDataError",
+    "MemoryTimeoutError",
+]
+
+
+class MachineIdError(ArvoConcurrentError, ValueError):
+    """A machine id was empty or not a string.
+
+    Attributes:
+        operation: the operation that was refused (``"read"``, ``"write"``, ``"lock"``...).
+        machine_id: the value that was passed as the id.
+    """
+
+    def __init__(self, operation: str, machine_id: object) -> None:
+        if isinstance(machine_id, str) or machine_id is None:
+            message = f"Machine ID is required for {operation} operation"
+        else:
+            message = (
+                f"Machine ID must be a str for {operation} operation, "
+                f"got {type(machine_id).__name__} {machine_id!r}"
+            )
+        super().__init__(message)
+        self.operation = operation
+        self.machine_id = machine_id
+
+
+class MemoryConfigError(ArvoConcurrentError, ValueError):
+    """A ``ConcurrentMachineMemory`` parameter had a bad value.
+
+    Attributes:
+        parameter: the parameter's name (``"lock_ttl_ms"``...).
+        value: the value that was refused.
+    """
+
+    def __init__(self, parameter: str, value: object, requirement: str) -> None:
+        super().__init__(f"{parameter} must be {requirement}, got {value!r}")
+        self.parameter = parameter
+        self.value = value
+
+
+class MemoryDataError(ArvoConcurrentError, TypeError):
+    """A state to write was not a dict.
+
+    Attributes:
+        machine_id: the id of the refused write.
+        data: the value that was refused.
+    """
+
+    def __init__(self, machine_id: str, data: object) -> None:
+        super().__init__(
+            f"The state written to machine {machine_id!r} must be a dict, "
+            f"got {type(data).__name__} {data!r:.80}"
+        )
+        self.machine_id = machine_id
+        self.data = data
+
+
+class FencingError(ArvoConcurrentError, RuntimeError):
+    """A write was refused because another owner holds the machine's lock.
+
+    This is the lost-update case: the writer's lease expired and someone else took
+    the lock, or the writer never locked an id that someone else has locked. Nothing
+    was stored.
+
+    Attributes:
+        machine_id: the id whose write was refused.
+        owner: the writer.
+        holder: the owner of the lease that is in force.
+        fence: the fencing number of that lease.
+    """
+
+    def __init__(self, machine_id: str, owner: object, holder: object, fence: int) -> None:
+        super().__init__(
+            f"Write to machine {machine_id!r} refused: its lock is held by {holder!r} "
+            f"(lease #{fence}), not by the writer {owner!r}; the writer's lease expired or "
+            "it never locked this id. Nothing was stored."
+        )
+        self.machine_id = machine_id
+        self.owner = owner
+        self.holder = holder
+        self.fence = fence
+
+
+class MemoryTimeoutError(ArvoConcurrentError, TimeoutError):
+    """The memory actor did not answer in time (it is overloaded or stuck).
+
+    Attributes:
+        machine_id: the id of the operation, or None for operations on every id.
+        operation: the operation that timed out.
+        timeout_s: how long the caller waited, in seconds.
+    """
+
+    def __init__(self, machine_id: str | None, operation: str, timeout_s: float) -> None:
+        target = "every machine" if machine_id is None else f"machine {machine_id!r}"
+        super().__init__(
+            f"Machine memory did not answer the {operation} of {target} within {timeout_s:g} s"
+        )
+        self.machine_id = machine_id
+        self.operation = operation
+        self.timeout_s = timeout_s

@@ -1,0 +1,98 @@
+"""IMachineMemory: what a stateful Arvo handler needs from a state store.
+
+Resumables and orchestrators run each event as **lock -> read -> run -> write ->
+[cleanup] -> unlock**, all keyed by the event's ``subject`` (the machine id). Any
+backend (in-process, Redis, PostgreSQL...) that honours the contract below can be
+handed to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["IMachineMemory"]
+
+
+@runtime_checkable
+class IMachineMemory(Protocol):
+    """Per-workflow-instance state with an exclusive, expiring lock per instance.
+
+    Contract for implementers:
+
+    * **Ids.** ``id`` is a non-empty ``str`` (an ArvoOrchestrationSubject, often a few
+      hundred characters). An empty id raises ``ValueError("Machine ID is required for
+      <read|write|lock|unlock> operation")``.
+    * **Records.** A state is a JSON-like ``dict[str, Any]`` (str keys; dict, list, str,
+      int, float, bool, None values). Backends that serialise (Redis: a JSON string under
+      the key; PostgreSQL: a ``jsonb`` column keyed by id) must round-trip it exactly; an
+      in-process backend must copy on the way in and out so that no caller shares a
+      mutable object with the store.
+    * **Errors.** ``read``, ``write`` and ``lock`` raise on an operational failure (lost
+      connection, timeout): the caller turns it into a TransactionViolation and the
+      event is retried. They never return a made-up answer instead.
+    * **Thread-safety.** Every method may be called from many threads (and processes,
+      for shared backends) at once.
+    * **Optional cleanup.** A backend may also define ``cleanup(id) -> None``. It is not
+      part of this protocol (so ``isinstance`` checks pass without it); callers look it
+      up with ``cleanup = getattr(memory, "cleanup", None)`` and call it when it is
+      callable, after the final state of a finished workflow was written and while the
+      lock is still held. It deletes (or archives) the id's state and lock; a backend
+      may make it a no-op (PostgreSQL backends usually keep finished workflows).
+    """
+
+    def read(self, id: str) -> dict[str, Any] | None:
+        """Return the state stored for ``id``, or None when there is none.
+
+        Called right after ``lock`` (or without it, for handlers that do not lock). Must
+        see every ``write`` that returned before it was called. Redis: ``GET`` + JSON
+        decode; PostgreSQL: ``SELECT data FROM machine_memory WHERE id = $1``.
+        """
+        ...
+
+    def write(
+        self,
+        id: str,
+        data: dict[str, Any],
+        prev_data: dict[str, Any] | None = None,
+        metadata: Any = None,
+    ) -> None:
+        """Store ``data`` as the state of ``id``, replacing any previous state.
+
+        Must be durable (for this backend's idea of durable) when it returns, and fail
+        fast: raise rather than retry for long. ``prev_data`` is the state the caller
+        read before (None for a new workflow or a failure record); a backend may use it
+        for optimistic concurrency (``UPDATE ... WHERE data = $prev``) but need not.
+        ``metadata`` describes the transition (``subject``, ``source``, ``initiator``,
+        ``parent_subject``) for backends that index or audit it; it may be ignored.
+        A backend with lock ownership should refuse (raise) a write to an id whose lock
+        is held by someone else, since that is a lost update.
+        """
+        ...
+
+    def lock(self, id: str) -> bool:
+        """Take the exclusive lock of ``id`` for the caller.
+
+        Retries or waits briefly (a bounded budget) while someone else holds it, then
+        gives up. The lock must carry a TTL, so that a holder that died cannot block
+        the id forever: Redis ``SET lock:<id> <token> NX PX <ttl>``; PostgreSQL a
+        ``locked_until`` column updated with ``WHERE locked_until < now()`` (or an
+        advisory lock). The caller holds it until ``unlock`` or the TTL.
+
+        Returns:
+            True when the caller now holds the lock; False when it was denied (the
+            caller raises a TransactionViolation and the event is retried later).
+        """
+        ...
+
+    def unlock(self, id: str) -> bool:
+        """Release the caller's lock of ``id``.
+
+        Must be tolerant: unlocking an id that is not locked returns True, and it must
+        not release a lock someone else holds (Redis: delete only if the stored token
+        is the caller's, atomically in a Lua script). The caller logs a False or an
+        error and carries on; the TTL frees the lock eventually.
+
+        Returns:
+            True when the lock is released (or was not held); False otherwise.
+        """
+        ...

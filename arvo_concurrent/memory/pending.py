@@ -1,0 +1,58 @@
+"""A lock request in flight: sent to the memory actor, answered when granted or refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from arvo_concurrent.memory.messages import Grant
+from arvo_concurrent.memory.reply import Reply
+
+__all__ = ["PendingLock"]
+
+
+class PendingLock:
+    """The answer to ``ConcurrentMachineMemory.request_lock``, to wait for later.
+
+    The request is queued when this object is created, so requests made one after the
+    other from one thread are granted in that order. Meant for one waiting thread;
+    :meth:`done` may be called from any.
+    """
+
+    def __init__(
+        self,
+        machine_id: str,
+        owner: Any,
+        reply: Reply[Grant | None],
+        await_grant: Callable[[Reply[Grant | None]], Grant | None],
+        on_grant: Callable[[Grant], None],
+    ) -> None:
+        self.machine_id = machine_id
+        self.owner = owner
+        self._reply = reply
+        self._await_grant = await_grant
+        self._on_grant = on_grant
+        self._result: bool | None = None
+
+    def done(self) -> bool:
+        """Whether the memory has answered (never blocks)."""
+        return self._reply.ready
+
+    def wait(self) -> bool:
+        """Block until the lock is granted or the wait budget is spent.
+
+        Blocks at most the wait budget plus the memory's answer timeout.
+
+        Returns:
+            True when ``owner`` now holds the lock, False when the budget was spent.
+
+        Raises:
+            ClosedError: the memory closed while the request waited.
+            MemoryTimeoutError: the memory did not answer at all.
+        """
+        if self._result is None:
+            grant = self._await_grant(self._reply)
+            if grant is not None:
+                self._on_grant(grant)
+            self._result = grant is not None
+        return self._result

@@ -1,0 +1,95 @@
+"""Many threads, one memory, the real scheduler: no update is lost (ARVO_MODEL 7.4 tests 8, 19)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from arvo_concurrent.memory import ConcurrentMachineMemory
+
+
+@pytest.fixture
+def memory() -> Iterator[ConcurrentMachineMemory]:
+    # A patient budget (about 11 s): a refused lock here would be a bug, not a slow machine.
+    with ConcurrentMachineMemory(
+        lock_max_retries=10, lock_initial_delay_ms=100, lock_backoff_exponent=1.5
+    ) as memory:
+        yield memory
+
+
+def _increment(memory: ConcurrentMachineMemory, machine_id: str, times: int) -> int:
+    """Locked read-modify-write ``times`` times; returns how many locks were refused."""
+    refused = 0
+    for _ in range(times):
+        if not memory.lock(machine_id):
+            refused += 1
+            continue
+        state = memory.read(machine_id) or {"count": 0}
+        memory.write(machine_id, {"count": state["count"] + 1})
+        assert memory.unlock(machine_id)
+    return refused
+
+
+def _run_threads(count: int, work: list[tuple[str, int]], memory: ConcurrentMachineMemory) -> int:
+    start = threading.Barrier(count)
+    refused: list[int] = []
+
+    def worker(index: int) -> None:
+        start.wait()
+        machine_id, times = work[index]
+        refused.append(_increment(memory, machine_id, times))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(refused) == count, "a worker raised"
+    return sum(refused)
+
+
+def test_sixteen_threads_times_two_hundred_locked_increments_lose_nothing(
+    memory: ConcurrentMachineMemory,
+) -> None:
+    refused = _run_threads(16, [("counter", 200)] * 16, memory)
+    assert refused == 0
+    assert memory.read("counter") == {"count": 16 * 200}
+
+
+def test_ten_concurrent_locked_increments_are_serialised(memory: ConcurrentMachineMemory) -> None:
+    assert _run_threads(10, [("counter", 1)] * 10, memory) == 0
+    assert memory.read("counter") == {"count": 10}
+
+
+def test_fifty_operations_over_five_ids_each_count_ten(memory: ConcurrentMachineMemory) -> None:
+    ids = [f"id-{i % 5}" for i in range(50)]
+    assert _run_threads(50, [(machine_id, 1) for machine_id in ids], memory) == 0
+    assert [memory.read(f"id-{i}") for i in range(5)] == [{"count": 10}] * 5
+
+
+def test_no_two_holders_ever_overlap(memory: ConcurrentMachineMemory) -> None:
+    inside = 0
+    overlaps = 0
+    guard = threading.Lock()
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        nonlocal inside, overlaps
+        start.wait()
+        for _ in range(50):
+            assert memory.lock("exclusive")
+            with guard:
+                inside += 1
+                overlaps += inside > 1
+            with guard:
+                inside -= 1
+            memory.unlock("exclusive")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == 0
