@@ -16,10 +16,11 @@ from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.alarm import Alarm
 from arvo_concurrent.memory.config import MemoryConfig
 from arvo_concurrent.memory.errors import FencingError
-from arvo_concurrent.memory.lease import LeaseBook
+from arvo_concurrent.memory.lease import Lease, LeaseBook
 from arvo_concurrent.memory.messages import (
     Abandon,
     Acquire,
+    Batch,
     Cleanup,
     Clear,
     Grant,
@@ -78,6 +79,7 @@ class MemoryActor(pykka.ThreadingActor):
             LeasesDue: self._leases_due,
             WaitsDue: self._waits_due,
             Abandon: self._abandon,
+            Batch: self._batch,
             Cleanup: self._cleanup,
             Clear: self._clear,
         }
@@ -92,6 +94,10 @@ class MemoryActor(pykka.ThreadingActor):
             self._handlers[type(message)](message)
         except Exception as error:  # noqa: BLE001 - a raising tell would kill the actor
             self._report(message, error)
+
+    def _batch(self, message: Batch) -> None:
+        for item in message.messages:
+            self.on_receive(item)
 
     def on_stop(self) -> None:
         """Refuse every parked lock request, so that no caller waits for a dead actor."""
@@ -119,12 +125,13 @@ class MemoryActor(pykka.ThreadingActor):
 
     def _acquire(self, message: Acquire) -> None:
         lease = self._leases.get(message.machine_id)
+        if lease is not None and lease.owner != message.owner:
+            lease = self._contend(message.machine_id, lease)
         if lease is None:
             self._grant(message.machine_id, message.owner, message.ticket, message.reply)
         elif lease.owner == message.owner:
             # Locking again renews the lease: the way a long execution keeps its lock.
-            renewed = self._leases.renew(message.machine_id, self._scheduler.now())
-            message.reply.set(self._grant_of(message.machine_id, renewed.fence, renewed.expires_at))
+            message.reply.set(self._grant_of(message.machine_id, self._renew(message.machine_id)))
         elif self._budget_s <= 0:
             message.reply.set(None)
         else:
@@ -134,13 +141,32 @@ class MemoryActor(pykka.ThreadingActor):
             )
             self._wait_alarm.watch(deadline)
 
+    def _contend(self, machine_id: str, lease: Lease) -> Lease | None:
+        """A request found ``lease`` in force: flag it, then apply releases held back.
+
+        The holder's unlock holds its release back while nobody contends. The flag is
+        raised before the held-back releases are collected (both under the facade's
+        gate), so a release is either collected here or sent at once by its holder:
+        no request waits for a release that is never sent.
+        """
+        lease.contention.contended = True
+        for release in self._mirror.take_deferred():
+            self._release(release)
+        return self._leases.get(machine_id)
+
+    def _renew(self, machine_id: str) -> Lease:
+        return self._leases.renew(machine_id, self._scheduler.now())
+
     def _grant(self, machine_id: str, owner: Any, ticket: int, reply: Reply[Grant | None]) -> None:
         lease = self._leases.grant(machine_id, owner, ticket, self._scheduler.now())
+        # Requests still queued behind this grant contend for the new lease too.
+        lease.contention.contended = self._waiters.count(machine_id) > 0
         self._lease_alarm.watch(lease.expires_at)
-        reply.set(self._grant_of(machine_id, lease.fence, lease.expires_at))
+        reply.set(self._grant_of(machine_id, lease))
 
-    def _grant_of(self, machine_id: str, fence: int, expires_at: float) -> Grant:
-        return Grant(fence, self._states.get(machine_id), expires_at, self._resets)
+    def _grant_of(self, machine_id: str, lease: Lease) -> Grant:
+        state = self._states.get(machine_id)
+        return Grant(lease.fence, state, lease.expires_at, self._resets, lease.contention)
 
     def _hand_off(self, machine_id: str) -> None:
         """The lock of ``machine_id`` just freed: give it to the longest waiter."""

@@ -73,13 +73,15 @@ class ConcurrentMachineMemory:
       was taken by another. Writes to an id that nobody has locked are allowed (workflows
       that never lock still work, without the lock's protection).
 
-    Round trips are what cost (a thread hand-off each), so a locked
+    Round trips are what cost (a thread hand-off each), so an uncontended locked
     lock/read/write/unlock cycle makes one: the lock grant carries the state, so the
     holder's ``read`` needs no message; while its lease is live the holder's ``write``
-    is kept by the facade (every thread's ``read`` sees it) and travels to the actor
-    with the ``unlock``, which is queued without waiting. A write so kept reaches the
-    actor before anything else could observe the id there (another lock, a read after
-    expiry, the lease's expiry itself), so it is never lost and never fenced.
+    stays in the facade (every thread's ``read`` sees it) and travels with the
+    ``unlock``; and while nobody else asked for the lock, the unlock itself travels
+    with the next message any thread sends the actor. Whatever must observe these
+    effects in the actor (another lock request, a read once the lease is gone, the
+    lease's expiry) finds them applied first, so a write made under a live lease is
+    never lost and never fenced.
 
     Args:
         lock_max_retries: lock retries after the first attempt (int >= 0).
@@ -111,6 +113,7 @@ class ConcurrentMachineMemory:
             lock_ttl_ms,
             enable_cleanup,
         )
+        self._lock_timeout_s = self._config.wait_budget_s + _ANSWER_TIMEOUT_S
         self._owns_scheduler = scheduler is None
         self._scheduler = acquire_shared_scheduler() if scheduler is None else scheduler
         self._mirror = LeaseMirror(self._scheduler.now)
@@ -118,9 +121,14 @@ class ConcurrentMachineMemory:
         self._close_lock = threading.Lock()
         self._closed = False
         self._actor_threads: list[threading.Thread] = []
-        self._ref = MemoryActor.start(
-            self._config, self._scheduler, self._mirror, self._actor_threads
-        )
+        try:
+            self._ref = MemoryActor.start(
+                self._config, self._scheduler, self._mirror, self._actor_threads
+            )
+        except BaseException:
+            if self._owns_scheduler:
+                self._scheduler.close()
+            raise
 
     @property
     def config(self) -> MemoryConfig:
@@ -215,7 +223,7 @@ class ConcurrentMachineMemory:
         ticket = next(self._tickets)
         reply: Reply[Grant | None] = Reply()
         self._mirror.settle(machine_id, holder, self._tell)
-        self._tell(Acquire(machine_id, holder, ticket, reply))
+        self._mirror.send(Acquire(machine_id, holder, ticket, reply), self._tell)
         return PendingLock(
             machine_id,
             holder,
@@ -227,8 +235,10 @@ class ConcurrentMachineMemory:
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
 
-        Does not block when ``owner`` holds a live lease granted through this memory (the
-        release is queued); otherwise blocks for one round trip. Thread-safe.
+        Does not block when ``owner`` holds a live lease granted through this memory:
+        the release goes to the actor at once if a request is waiting for the lock, else
+        with the next message any thread sends it. Otherwise blocks for one round trip.
+        Thread-safe.
 
         Returns:
             True when the lock was released or the id was not locked; False when someone
@@ -315,6 +325,8 @@ class ConcurrentMachineMemory:
     # -- messaging ---------------------------------------------------------------------
 
     def _tell(self, message: object) -> None:
+        # Only the mirror calls this directly: everything else goes through
+        # ``self._mirror.send`` so that deferred releases go first.
         if self._closed:
             raise ClosedError("memory")
         try:
@@ -324,7 +336,7 @@ class ConcurrentMachineMemory:
 
     def _ask(self, machine_id: str, operation: str, message: Callable[[Reply[T]], object]) -> T:
         reply: Reply[T] = Reply()
-        self._tell(message(reply))
+        self._mirror.send(message(reply), self._tell)
         return self._wait(reply, machine_id, operation)
 
     def _wait(self, reply: Reply[T], machine_id: str | None, operation: str) -> T:
@@ -338,7 +350,7 @@ class ConcurrentMachineMemory:
     def _await_grant(
         self, reply: Reply[Grant | None], machine_id: str, ticket: int
     ) -> Grant | None:
-        timeout = self._config.wait_budget_s + _ANSWER_TIMEOUT_S
+        timeout = self._lock_timeout_s
         try:
             return reply.wait(timeout)
         except ReplyTimeout:

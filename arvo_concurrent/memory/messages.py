@@ -11,11 +11,13 @@ from typing import Any
 
 import msgspec
 
+from arvo_concurrent.memory.lease import Contention
 from arvo_concurrent.memory.reply import Reply
 
 __all__ = [
     "Abandon",
     "Acquire",
+    "Batch",
     "Cleanup",
     "Clear",
     "Grant",
@@ -35,12 +37,14 @@ class Grant(msgspec.Struct, frozen=True):
         data: the stored state at grant time (shared, never mutated; copy before handing out).
         expires_at: the scheduler time at which the lease expires.
         resets: how many cleanup/clear messages the actor had handled at grant time.
+        contention: the lease's contention flag (see :class:`Contention`).
     """
 
     fence: int
     data: Any
     expires_at: float
     resets: int
+    contention: Contention
 
 
 class Acquire(msgspec.Struct, frozen=True):
@@ -119,3 +123,9 @@ class WaitsDue(msgspec.Struct, frozen=True):
     """From the scheduler: refuse every lock request whose wait budget ends at or before ``at``."""
 
     at: float
+
+
+class Batch(msgspec.Struct, frozen=True):
+    """Several messages queued as one, handled in order (one hand-off instead of several)."""
+
+    messages: tuple[Any, ...]

@@ -1,8 +1,9 @@
 """The facade's copy of the leases its callers hold, and of the state they wrote.
 
 With it, a holder's read and write need no message to the memory actor, and its
-unlock carries its last write in the same message: a locked
-lock/read/write/unlock cycle costs one round trip and one queued message.
+unlock carries its last write and, while nobody else wants the lock, travels with the
+next message the actor gets: an uncontended lock/read/write/unlock cycle costs one
+round trip.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import msgspec
 
-from arvo_concurrent.memory.messages import Grant, LeasesDue, Release, Write
+from arvo_concurrent.memory.lease import Contention
+from arvo_concurrent.memory.messages import Batch, Grant, LeasesDue, Release, Write
 
 __all__ = ["Held", "LeaseMirror", "Send"]
 
@@ -23,12 +25,13 @@ Send = Callable[[object], None]
 class Held:
     """A lease as its holder last saw it, and the state as the holder last wrote it."""
 
-    __slots__ = ("data", "dirty", "expires_at", "fence", "owner")
+    __slots__ = ("contention", "data", "dirty", "expires_at", "fence", "owner")
 
     def __init__(self, owner: Any, grant: Grant) -> None:
         self.owner = owner
         self.fence = grant.fence
         self.expires_at = grant.expires_at
+        self.contention: Contention = grant.contention
         self.data = grant.data
         self.dirty = False
 
@@ -52,11 +55,16 @@ class LeaseMirror:
     * any other message about that id once the lease is no longer live, and any
       message about it from the holder itself (:meth:`settle`).
 
-    Cleanup and clear drop entries, dirty or not, before they reach the actor: their
-    effect is the same as storing the write and then deleting it.
+    A release is held back ("deferred") while nobody has asked for that lock, and goes
+    out ahead of the next message any thread sends the actor (:meth:`send`), or is
+    collected by the actor itself when a request finds the lock taken
+    (:meth:`take_deferred`). Cleanup and clear drop entries, dirty or not, before they
+    reach the actor: the same effect as storing the write and then deleting it.
 
-    ``gate`` orders a holder's write against the expiry timer and against cleanup and
-    clear: each checks the clock or the entries and queues its messages while holding it.
+    ``gate`` orders a holder's write and release against the expiry timer, against
+    cleanup and clear, and against the actor collecting deferred releases: each checks
+    the clock or the entries and queues its messages while holding it. Queuing never
+    blocks, so holding the gate never waits for the actor.
 
     Args:
         clock: the scheduler's clock, the one lease expiries are measured on.
@@ -66,6 +74,7 @@ class LeaseMirror:
         self.gate = threading.Lock()
         self._clock = clock
         self._held: dict[str, Held] = {}
+        self._deferred: list[Release] = []
         self._resets_sent = 0
 
     def remember(self, machine_id: str, owner: Any, grant: Grant) -> None:
@@ -96,9 +105,10 @@ class LeaseMirror:
             return True
 
     def release(self, machine_id: str, owner: Any, send: Send) -> bool:
-        """If ``owner`` holds a live lease, drop it and send its release (with any write).
+        """If ``owner`` holds a live lease, drop it and release it (with any write).
 
-        Returns False (and sends nothing) when ``owner`` holds no live lease here.
+        The release is sent at once if someone asked for the lock meanwhile, else
+        deferred. Returns False (and does nothing) when ``owner`` holds no live lease here.
         """
         with self.gate:
             held = self.live(machine_id)
@@ -106,8 +116,32 @@ class LeaseMirror:
                 return False
             del self._held[machine_id]
             data = held.data if held.dirty else msgspec.UNSET
-            send(Release(machine_id, owner, held.fence, data=data))
+            release = Release(machine_id, owner, held.fence, data=data)
+            if held.contention.contended:
+                self._send_locked(release, send)
+            else:
+                self._deferred.append(release)
             return True
+
+    def send(self, message: object, send: Send) -> None:
+        """Send ``message``, preceded by every deferred release."""
+        if not self._deferred:
+            send(message)
+            return
+        with self.gate:
+            self._send_locked(message, send)
+
+    def _send_locked(self, message: object, send: Send) -> None:
+        if self._deferred:
+            message = Batch((*self._deferred, message))
+            self._deferred.clear()
+        send(message)
+
+    def take_deferred(self) -> list[Release]:
+        """For the actor: collect the deferred releases, to apply them itself."""
+        with self.gate:
+            taken, self._deferred = self._deferred, []
+        return taken
 
     def settle(self, machine_id: str, sender: Any, send: Send) -> None:
         """Before ``sender`` sends the actor a message about ``machine_id``: flush what it must see.
@@ -122,18 +156,19 @@ class LeaseMirror:
         with self.gate:
             if not held.dirty or (self.live(machine_id) is held and held.owner != sender):
                 return
-            send(held.flush(machine_id))
+            self._send_locked(held.flush(machine_id), send)
 
     def expire(self, send: Send) -> None:
         """From the expiry timer: flush the writes of every lease due now, then expire them."""
         with self.gate:
             at = self._clock()
             due = [(i, h) for i, h in self._held.items() if h.expires_at <= at]
+            flushes: list[object] = []
             for machine_id, held in due:
                 del self._held[machine_id]
                 if held.dirty:
-                    send(held.flush(machine_id))
-            send(LeasesDue(at))
+                    flushes.append(held.flush(machine_id))
+            self._send_locked(Batch((*flushes, LeasesDue(at))), send)
 
     def reset(self, machine_id: str | None, send: Send, message: object) -> None:
         """Drop the entry of ``machine_id`` (every entry if None), then send ``message``."""
@@ -143,4 +178,4 @@ class LeaseMirror:
                 self._held.clear()
             else:
                 self._held.pop(machine_id, None)
-            send(message)
+            self._send_locked(message, send)
