@@ -60,7 +60,6 @@ class MemoryActor(pykka.ThreadingActor):
         started: list[threading.Thread],
     ) -> None:
         super().__init__()
-        self._config = config
         self._budget_s = config.wait_budget_s
         self._scheduler = scheduler
         self._mirror = mirror
@@ -235,10 +234,13 @@ class MemoryActor(pykka.ThreadingActor):
 
     def _cleanup(self, message: Cleanup) -> None:
         self._resets += 1
-        if self._config.enable_cleanup:
-            self._states.pop(message.machine_id, None)
-            if self._leases.remove(message.machine_id) is not None:
-                self._hand_off(message.machine_id)
+        self._states.pop(message.machine_id, None)
+        lease = self._leases.get(message.machine_id)
+        # The holder cleaning up its own finished workflow keeps the lock until it
+        # unlocks, so that no other event for the id runs while it is still finishing.
+        if lease is not None and lease.owner != message.owner:
+            self._leases.remove(message.machine_id)
+            self._hand_off(message.machine_id)
         message.reply.set(None)
 
     def _clear(self, message: Clear) -> None:

@@ -100,6 +100,3 @@ class LeaseBook:
         ids = list(self._by_id)
         self._by_id.clear()
         return ids
-
-    def __len__(self) -> int:
-        return len(self._by_id)

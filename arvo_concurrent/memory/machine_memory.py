@@ -72,6 +72,9 @@ class ConcurrentMachineMemory:
       releases nothing and returns False. This covers the holder whose lease expired and
       was taken by another. Writes to an id that nobody has locked are allowed (workflows
       that never lock still work, without the lock's protection).
+    * ``cleanup`` deletes a finished workflow's state; its lock is dropped too, except
+      that a holder cleaning up keeps it until its own ``unlock`` (no other event for
+      the id overlaps the one finishing).
 
     Round trips are what cost (a thread hand-off each), so an uncontended locked
     lock/read/write/unlock cycle makes one: the lock grant carries the state, so the
@@ -258,13 +261,14 @@ class ConcurrentMachineMemory:
             machine_id, "unlock", lambda reply: Release(machine_id, holder, None, reply)
         )
 
-    def cleanup(self, machine_id: str) -> None:
-        """Delete the state and the lease of ``machine_id`` (a finished workflow).
+    def cleanup(self, machine_id: str, *, owner: object = None) -> None:
+        """Delete the state of ``machine_id`` (a finished workflow), and its lock.
 
-        Does nothing when ``enable_cleanup`` is False. A lease still held is dropped and
-        the next waiter, if any, is granted the lock; the old holder's later ``unlock``
-        then returns True if nobody took the lock, else False. Blocks for one round trip.
-        Thread-safe.
+        Does nothing when ``enable_cleanup`` is False. When ``owner`` (default: the
+        calling thread) holds the lock, it keeps it until its ``unlock``, so that no
+        other event for the id runs while the finishing one completes; a lock held by
+        anyone else is dropped at once and the next waiter, if any, is granted it.
+        Blocks for one round trip. Thread-safe.
 
         Raises:
             MachineIdError: ``machine_id`` is empty.
@@ -273,8 +277,9 @@ class ConcurrentMachineMemory:
         _require_id(machine_id, "cleanup")
         if not self._config.enable_cleanup:
             return
+        caller = current_owner() if owner is None else owner
         reply: Reply[None] = Reply()
-        self._mirror.reset(machine_id, self._tell, Cleanup(machine_id, reply))
+        self._mirror.reset(machine_id, self._tell, Cleanup(machine_id, caller, reply))
         self._wait(reply, machine_id, "cleanup")
 
     def clear(self) -> None:

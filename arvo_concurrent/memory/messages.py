@@ -101,9 +101,10 @@ class Write(msgspec.Struct, frozen=True):
 
 
 class Cleanup(msgspec.Struct, frozen=True):
-    """Delete the state and lease of ``machine_id`` if cleanup is enabled."""
+    """Delete the state of ``machine_id``, and its lease unless ``owner`` holds it."""
 
     machine_id: str
+    owner: Any
     reply: Reply[None]
 
 

@@ -83,6 +83,18 @@ def test_cleanup_removes_data_and_lock(memory: ConcurrentMachineMemory) -> None:
     assert memory.unlock("id-1", owner="first") is False
 
 
+def test_a_holder_cleaning_up_keeps_the_lock_until_it_unlocks() -> None:
+    with manual_memory() as (memory, _clock):
+        memory.write("id-1", {"count": 1})
+        assert memory.lock("id-1", owner="holder")
+        waiter = memory.request_lock("id-1", owner="waiter")
+        memory.cleanup("id-1", owner="holder")
+        assert memory.read("id-1") is None
+        assert not waiter.done()  # no other event runs while the holder finishes
+        assert memory.unlock("id-1", owner="holder") is True
+        assert waiter.wait() is True
+
+
 def test_cleanup_disabled_keeps_data_and_lock() -> None:
     with manual_memory(enable_cleanup=False, lock_max_retries=0) as (memory, _clock):
         memory.write("id-1", {"count": 1})
