@@ -101,8 +101,9 @@ def run_main(args: list[str], catalogue: Catalogue) -> int:
     for failed in (r for r in results if r.error):
         print(f"{failed.workload.id} {params_label(failed.params)} failed:", file=sys.stderr)
         print(failed.trace, file=sys.stderr)
-    print(report.console_summary(results))
+    # Files first: they are what a long run is for, and stdout may be a closed pipe.
     _write_reports(options, results, machine, "python -m benchmarks " + shlex.join(args))
+    print(report.console_summary(results))
     return 1 if any(r.error for r in results) else 0
 
 

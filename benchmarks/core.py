@@ -16,7 +16,8 @@ Figure names follow conventions that the report and the plots rely on:
 - ``ratio_to_<what>`` (or ``<x>_ratio_to_<what>``): a figure divided by the same figure
   of ``<what>`` (``ratio_to_baseline``, ``ratio_to_ideal``), oriented so that higher
   is better; shown right after the headline and plotted with a line at 1.
-- ``efficiency``: ideal / actual (at most 1), treated like a ratio.
+- ``efficiency`` or ``<x>_efficiency``: ideal / actual (at most 1), treated like a ratio
+  and shown in percent.
 - ``p<NN>_us`` or ``<x>_p<NN>_us``: a latency percentile in microseconds, plotted
   against prefetch.
 - ``<x>_s``, ``<x>_ms``, ``<x>_us``: a duration; ``<x>_mb``: a memory size in MiB.
@@ -135,9 +136,14 @@ class LatencyHistogram:
 _PERCENTILE = re.compile(r"(?:^|_)p(\d+(?:\.\d+)?)_us$")
 
 
+def is_efficiency(name: str) -> bool:
+    """Whether figure ``name`` is an efficiency (ideal / actual), shown in percent."""
+    return name == "efficiency" or name.endswith("_efficiency")
+
+
 def is_ratio(name: str) -> bool:
     """Whether figure ``name`` is a ratio to a baseline or an ideal (see the conventions)."""
-    return name == "efficiency" or "ratio_to_" in name
+    return is_efficiency(name) or "ratio_to_" in name
 
 
 def is_throughput(name: str) -> bool:

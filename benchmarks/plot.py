@@ -4,7 +4,8 @@ Which figures go on which chart follows the naming conventions of
 :mod:`benchmarks.core`: ``*_per_s`` on the throughput chart, each with its
 ``baseline_*`` (dotted) and ``ideal_*`` (dashed) companions; any other figure that
 has such a companion (``wall_s`` with ``ideal_wall_s``) on a chart of its own;
-latency percentiles on the latency chart; ratios on the ratio chart, with a line at 1.
+latency percentiles on the latency chart; every ratio and efficiency (baseline ones
+dotted) on the ratio chart, with a line at 1.
 A workload is charted only if its results span at least two prefetch values.
 """
 
@@ -34,7 +35,10 @@ class Series:
 
 @dataclass(frozen=True)
 class Chart:
-    """One PNG: a title, a y label, its lines, and an optional horizontal reference."""
+    """One PNG: a title, a y label, its lines, and an optional horizontal reference.
+
+    Charts without a reference start their y axis at 0, so that a gap looks its size.
+    """
 
     name: str
     title: str
@@ -56,28 +60,33 @@ def charts_for(group: Sequence[Result]) -> list[Chart]:
         series = [s for n in throughput for s in _with_companions(swept, n, names)]
         charts.append(Chart("throughput", f"{workload.id} throughput", "per second", series))
     for name in _compared(names):
-        if not is_throughput(name):
-            series = _with_companions(swept, name, names)
-            charts.append(Chart(name, f"{workload.id} {name}", name, series))
+        series = _with_companions(swept, name, names)
+        charts.append(Chart(name, f"{workload.id} {name}", name, series))
     latency = sorted((n for n in names if latency_percentile(n) is not None), key=_by_percentile)
     if latency:
         series = [s for n in latency for s in _series(swept, n, n)]
         charts.append(Chart("latency", f"{workload.id} latency", "microseconds", series))
     ratios = [n for n in names if is_ratio(n)]
     if ratios:
-        series = [s for n in ratios for s in _series(swept, n, n)]
+        series = [s for n in ratios for s in _series(swept, n, n, _style(n))]
         charts.append(Chart("ratios", f"{workload.id} ratios", "ratio", series, reference=1.0))
     return charts
 
 
 def _compared(names: Sequence[str]) -> list[str]:
-    """Figures that have a baseline or an ideal companion among ``names``."""
+    """Figures, other than throughputs and ratios, with a baseline or ideal among ``names``."""
     return [
         n
         for n in names
         if not n.startswith(("baseline_", "ideal_"))
+        and not is_ratio(n)
+        and not is_throughput(n)
         and any(prefix + n in names for prefix, _, _ in _COMPANIONS)
     ]
+
+
+def _style(name: str) -> str:
+    return next((style for prefix, _, style in _COMPANIONS if name.startswith(prefix)), "-")
 
 
 def _with_companions(group: Sequence[Result], name: str, names: Sequence[str]) -> list[Series]:
@@ -134,7 +143,9 @@ def draw(chart: Chart, path: Path) -> None:
     axes = figure.add_subplot()
     for line in chart.series:
         axes.plot(line.xs, line.ys, line.style, marker="o", label=line.label)
-    if chart.reference is not None:
+    if chart.reference is None:
+        axes.set_ylim(bottom=0)
+    else:
         axes.axhline(chart.reference, color="grey", linewidth=0.8)
     xs = sorted({x for line in chart.series for x in line.xs})
     if xs and xs[-1] >= 8 * xs[0]:

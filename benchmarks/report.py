@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.core import is_ratio
+from benchmarks.core import is_efficiency, is_ratio
 from benchmarks.runner import Result, params_label
 
 _PACKAGES = ("arvo-concurrent", "pykka", "msgspec", "tenacity")
@@ -103,7 +103,7 @@ def format_value(name: str, value: float | None) -> str:
     """A figure for people: ratios as ``1.23x``, efficiency in percent, big numbers grouped."""
     if value is None or not math.isfinite(value):
         return "-"
-    if name == "efficiency":
+    if is_efficiency(name):
         return f"{value:.1%}"
     if is_ratio(name):
         return f"{value:.2f}x"
@@ -141,17 +141,22 @@ def workload_rows(group: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
 
 
 def summary_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
-    """One row per workload and parameter set: its headline figure and its ratios."""
+    """One row per workload and parameter set: its headline figure and its own ratios."""
     header = ["workload", "params", "headline", "ratios"]
     rows = []
     for r in results:
         figures, headline = r.figures, r.workload.headline
         shown = f"{headline} {format_value(headline, figures.get(headline))}"
         ratios = ", ".join(
-            f"{n} {format_value(n, v)}" for n, v in figures.items() if is_ratio(n) and n != headline
+            f"{n} {format_value(n, v)}" for n, v in figures.items() if _own_ratio(n, headline)
         )
         rows.append([r.workload.id, params_label(r.params), shown, r.error or ratios or "-"])
     return header, rows
+
+
+def _own_ratio(name: str, headline: str) -> bool:
+    """A ratio of the library's own figures (not the baseline's), other than the headline."""
+    return is_ratio(name) and name != headline and not name.startswith(("baseline_", "ideal_"))
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = True) -> str:

@@ -65,6 +65,7 @@ def test_empty_histogram_has_no_percentile() -> None:
         ("ratio_to_baseline", True, False, None),
         ("hops_ratio_to_ideal", True, False, None),
         ("efficiency", True, False, None),
+        ("baseline_cold_efficiency", True, False, None),
         ("p99_us", False, False, 99.0),
         ("resolve_p99.9_us", False, False, 99.9),
         ("wall_s", False, False, None),

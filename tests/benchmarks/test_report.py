@@ -71,6 +71,7 @@ def test_json_has_one_strict_object_per_workload_and_parameter_set(tmp_path: Pat
     ("name", "value", "shown"),
     [
         ("efficiency", 0.8123, "81.2%"),
+        ("cold_efficiency", 0.5, "50.0%"),
         ("ratio_to_baseline", 1.234, "1.23x"),
         ("hops_per_s", 23456.7, "23,457"),
         ("wall_s", 0.01234, "0.0123"),
@@ -98,6 +99,13 @@ def test_console_summary_shows_every_workload_headline_ratio_and_error() -> None
     assert "efficiency 80.0%" in summary
     assert "ratio_to_baseline 0.25x" in summary
     assert "RuntimeError: boom" in summary
+
+
+def test_summary_shows_own_ratios_but_not_the_baselines() -> None:
+    figures = {"efficiency": 0.9, "baseline_efficiency": 0.8, "cold_efficiency": 0.7}
+    result = Result(IO, {"prefetch": 1}, [figures], 1, 1.0)
+    _, rows = report.summary_rows([result])
+    assert rows == [["W2", "prefetch=1", "efficiency 90.0%", "cold_efficiency 70.0%"]]
 
 
 def test_text_table_aligns_columns() -> None:
