@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from arvo_concurrent.errors import ClosedError
+from arvo_concurrent.memory import MemoryTimeoutError, machine_memory
 from tests.memory.helpers import advance, manual_memory, sync
 
 
@@ -142,3 +143,22 @@ def test_a_thread_blocked_in_lock_is_released_by_close() -> None:
         memory.close()
         waiter.join()
         assert len(errors) == 1
+
+
+def test_a_lock_the_actor_never_answers_raises_and_withdraws_its_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The manual clock never moves, so the actor never refuses the request: only the
+    # caller's own (real-time) answer timeout can end the wait.
+    monkeypatch.setattr(machine_memory, "_ANSWER_TIMEOUT_S", 0.05)
+    with manual_memory(lock_max_retries=1, lock_initial_delay_ms=1) as (memory, _clock):
+        assert memory.lock("wf", owner="holder")
+        with pytest.raises(MemoryTimeoutError) as caught:
+            memory.lock("wf", owner="impatient")
+        assert (caught.value.machine_id, caught.value.operation) == ("wf", "lock")
+        assert isinstance(caught.value, TimeoutError)
+        assert memory.unlock("wf", owner="holder")
+        after = memory.request_lock("wf", owner="next")
+        sync(memory)
+        assert after.done()  # the withdrawn request was not granted ahead of it
+        assert after.wait() is True
