@@ -118,10 +118,10 @@ class HandlerPool:
 
     def _reserve_start(self) -> bool:
         # Caller holds the lock. A worker is due while the waiting items outnumber the
-        # workers on their way, within prefetch.
+        # workers on their way, within prefetch (tested first: usually all are started).
         due = (
-            len(self._backlog) > self._starting
-            and len(self._workers) + self._starting < self.prefetch
+            len(self._workers) + self._starting < self.prefetch
+            and len(self._backlog) > self._starting
         )
         if due:
             self._starting += 1
@@ -157,12 +157,19 @@ class HandlerPool:
 
     def serve(self, item: Any, worker: WorkerRef) -> None:
         """Run ``item`` and then every backlog item this worker can take; runs on ``worker``."""
+        execute, settle = self._execute, self._settle
         while item is not _NOTHING:
-            _guarded(self._execute, item, self.topic)
+            try:
+                execute(item)
+            except Exception:
+                logger.exception("Pool %r: executing %r failed", self.topic, item)
             with self._lock:
                 self._running -= 1
                 done, item = item, self._take(worker)
-            _guarded(self._settle, done, self.topic)
+            try:
+                settle(done)
+            except Exception:
+                logger.exception("Pool %r: settling %r failed", self.topic, done)
 
     def _take(self, worker: WorkerRef) -> Any:
         # Caller holds the lock: the next waiting item for ``worker``, else it goes idle.
@@ -198,10 +205,3 @@ class HandlerPool:
         """A consistent snapshot of running and waiting items and started workers."""
         with self._lock:
             return PoolLoad(self._running, len(self._backlog), len(self._workers))
-
-
-def _guarded(callback: Callable[[Any], object], item: Any, topic: str) -> None:
-    try:
-        callback(item)
-    except Exception:
-        logger.exception("Pool %r: %r failed on %r", topic, callback, item)

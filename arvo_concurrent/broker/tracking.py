@@ -57,7 +57,7 @@ class WorkTracker:
             ``capture_topic`` is not a non-empty string.
     """
 
-    __slots__ = ("_capture", "_cond", "_count", "_idle_callbacks", "capture_topic")
+    __slots__ = ("_capture", "_cond", "_count", "_idle_callbacks", "_lock", "capture_topic")
 
     def __init__(
         self,
@@ -75,7 +75,10 @@ class WorkTracker:
         self.capture_topic = capture_topic
         self._capture = on_capture
         self._count = 0
-        self._cond = threading.Condition(threading.Lock())
+        # Counting takes the bare lock (a C-level context manager); only idle waits and
+        # wake-ups go through the Condition built on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._idle_callbacks: list[Callable[[], object]] = []
 
     @property
@@ -87,7 +90,7 @@ class WorkTracker:
         """Count ``n`` more pieces of work. Never blocks."""
         if n < 1:
             raise ValueError(f"add(n) needs n >= 1, got n={n!r}")
-        with self._cond:
+        with self._lock:
             self._count += n
 
     def done(self, n: int = 1) -> None:
@@ -96,7 +99,7 @@ class WorkTracker:
         Raises:
             ValueError: ``n`` is below 1 or more than :attr:`pending`.
         """
-        with self._cond:
+        with self._lock:
             if n < 1 or n > self._count:
                 raise ValueError(f"done(n) needs 1 <= n <= pending ({self._count}), got n={n!r}")
             self._count -= n
