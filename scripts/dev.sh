@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import arvo_concurrent, pytest, pytest_timeout, hypothesis, matplotlib" 2>/dev/null; then
+# Reinstall when the project (or an extra) is missing from the venv's metadata.
+if ! .venv/bin/python -c "import importlib.metadata as m; [m.version(p) for p in ('arvo-concurrent', 'pytest-timeout', 'hypothesis', 'matplotlib')]" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev,bench]'
 fi
