@@ -1,1 +1,1 @@
-"""The benchmark harness: the workloads of WORKLOADS.md and their runner, ``python -m benchmarks``."""
+"""The benchmark harness: the workloads of WORKLOADS.md and their runner (python -m benchmarks)."""
