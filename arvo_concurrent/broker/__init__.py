@@ -9,9 +9,11 @@ from arvo_concurrent.broker.broker import (
     Publish,
 )
 from arvo_concurrent.broker.errors import (
+    DomainedEventError,
     EventDroppedError,
     IdleTimeoutError,
     InvalidEventError,
+    ResolveTimeoutError,
     RoutingError,
     SubscriptionConflictError,
     SubscriptionError,
@@ -21,12 +23,14 @@ from arvo_concurrent.broker.tracking import WorkTracker
 
 __all__ = [
     "ConcurrentEventBroker",
+    "DomainedEventError",
     "EventDroppedError",
     "IdleTimeoutError",
     "InvalidEventError",
     "LineagePublisher",
     "OnError",
     "Publish",
+    "ResolveTimeoutError",
     "RoutingError",
     "SubscriptionConflictError",
     "SubscriptionError",

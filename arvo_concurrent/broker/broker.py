@@ -255,19 +255,19 @@ class ConcurrentEventBroker:
                 return
         pool = self._routes.pools.get(to)
         if pool is None:
-            self._report(RoutingError(event, to, self.topics), event)
+            self.report(RoutingError(event, to, self.topics), event)
             return
         acquire(lineage)
         if not pool.submit(Delivery(event, lineage)):
             # The pool was removed after this thread read the table: the topic is gone.
-            self._report(RoutingError(event, to, self.topics), event)
+            self.report(RoutingError(event, to, self.topics), event)
             release(lineage)
 
     def _capture(self, tracker: WorkTracker, event: Any) -> None:
         try:
             tracker.capture(event)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
-            self._report(error, event)
+            self.report(error, event)
 
     def _run(self, fn: Handler, item: Delivery) -> None:
         lineage = item.lineage
@@ -275,9 +275,15 @@ class ConcurrentEventBroker:
         try:
             fn(item.event, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
-            self._report(error, item.event)
+            self.report(error, item.event)
 
-    def _report(self, error: Exception, event: Any) -> None:
+    def report(self, error: Exception, event: Any) -> None:
+        """Hand ``error`` and its ``event`` to ``on_error`` (or the log), in this thread.
+
+        What the broker does for every failure; layers built on it (retries,
+        middleware) call it for theirs. Thread-safe; never raises: an ``on_error``
+        that raises is logged.
+        """
         if self._on_error is None:
             logger.error("Event %r failed: %s", event, error, exc_info=error)
             return
@@ -343,7 +349,7 @@ class ConcurrentEventBroker:
         with self._lock:
             self._stopping = [r for r in self._stopping if r[0].is_alive()] + requests
         for item in dropped:
-            self._report(EventDroppedError(item.event, pool.topic, reason), item.event)
+            self.report(EventDroppedError(item.event, pool.topic, reason), item.event)
             release(item.lineage)
 
     def _ask(self, message: object) -> Any:

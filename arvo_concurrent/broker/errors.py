@@ -14,10 +14,12 @@ from typing import Any, Literal
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
+    "DomainedEventError",
     "DropReason",
     "EventDroppedError",
     "IdleTimeoutError",
     "InvalidEventError",
+    "ResolveTimeoutError",
     "RoutingError",
     "SubscriptionConflictError",
     "SubscriptionError",
@@ -126,3 +128,40 @@ class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
         )
         self.timeout = timeout
         self.in_flight = in_flight
+
+
+class ResolveTimeoutError(ArvoConcurrentError, TimeoutError):
+    """``resolve(event, timeout=...)`` timed out; the event's work goes on.
+
+    Attributes:
+        event: the event being resolved.
+        timeout: the timeout, in seconds.
+        in_flight: how many events of its lineage were still in flight.
+    """
+
+    def __init__(self, event: Any, timeout: float, in_flight: int) -> None:
+        super().__init__(
+            f"resolve timed out after {timeout} s with {in_flight} event(s) of its "
+            f"lineage in flight. Event: {event!r}"
+        )
+        self.event = event
+        self.timeout = timeout
+        self.in_flight = in_flight
+
+
+class DomainedEventError(ArvoConcurrentError, RuntimeError):
+    """An event with a ``domain`` could not be handed to its external destination.
+
+    Attributes:
+        event: the event.
+        domain: its ``domain`` (None if it has none).
+        reason: why it was not delivered.
+    """
+
+    def __init__(self, event: Any, reason: str) -> None:
+        self.domain = getattr(event, "domain", None)
+        super().__init__(
+            f"Domained event not delivered (domain {self.domain!r}): {reason}. Event: {event!r}"
+        )
+        self.event = event
+        self.reason = reason

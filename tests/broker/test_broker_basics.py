@@ -15,8 +15,10 @@ import pytest
 
 from arvo_concurrent.broker import (
     ConcurrentEventBroker,
+    DomainedEventError,
     IdleTimeoutError,
     InvalidEventError,
+    ResolveTimeoutError,
     RoutingError,
     SubscriptionConflictError,
     TopicStats,
@@ -235,3 +237,21 @@ def test_error_handler_called_on_handler_exception(
     error, reported = errors.calls[0]
     assert str(error) == "Handler failed"
     assert reported is event
+
+
+def test_report_hands_an_error_to_on_error(broker: ConcurrentEventBroker, errors: Errors) -> None:
+    event, error = Ev(to="t"), RuntimeError("from a layer above")
+    broker.report(error, event)
+    assert errors.calls == [(error, event)]
+
+
+def test_errors_for_the_layers_above_name_their_event() -> None:
+    event = Ev(to="t")
+    timeout = ResolveTimeoutError(event, 1.5, 3)
+    assert isinstance(timeout, TimeoutError)
+    assert "timed out after 1.5 s" in str(timeout)
+    assert (timeout.event, timeout.in_flight) == (event, 3)
+    domained = DomainedEventError(event, "no callback takes it")
+    assert isinstance(domained, RuntimeError)
+    assert "no callback takes it" in str(domained)
+    assert (domained.event, domained.domain) == (event, None)
