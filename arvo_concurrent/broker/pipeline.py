@@ -1,0 +1,155 @@
+"""What happens to one event of an Arvo handler inside the broker.
+
+input middleware -> ``handler.execute`` with retries -> output middleware -> each
+output event either to ``on_domained_events`` (its ``domain`` is set) or published.
+
+It all runs on the pool worker that took the event, so the event keeps its prefetch
+slot through its retries, and a domained callback counts as the event's in-flight
+work: ``resolve`` and ``wait_for_idle`` wait for it. Every failure reaches
+``on_broker_error`` with the event it is about, and one failing output never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from arvo_concurrent.broker.config import ResolvedHandlerConfig
+from arvo_concurrent.broker.errors import DomainedEventError
+from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, apply_output
+from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
+
+__all__ = ["HandlerCounters", "HandlerPipeline", "Report"]
+
+logger = logging.getLogger(__name__)
+
+Report = Callable[[Exception, Any], None]
+OnDomainedEvents = Callable[[dict[str, Any]], object]
+
+
+class HandlerCounters(msgspec.Struct, frozen=True, kw_only=True):
+    """What one handler has done so far (a snapshot).
+
+    Attributes:
+        executions: calls of ``handler.execute``, retries included.
+        retries: executions after the first for an event.
+        succeeded: events whose execution finally returned.
+        failed: events given up (retries spent, THROW, or closing).
+        suppressed: events dropped by an ``on_error`` that answered SUPPRESS.
+    """
+
+    executions: int = 0
+    retries: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    suppressed: int = 0
+
+
+class _Counts:
+    """Mutable counters behind a lock; read through :meth:`snapshot`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = dict.fromkeys(HandlerCounters.__struct_fields__, 0)
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for key, delta in deltas.items():
+                self._values[key] += delta
+
+    def snapshot(self) -> HandlerCounters:
+        with self._lock:
+            return HandlerCounters(**self._values)
+
+
+class HandlerPipeline:
+    """Runs events of one handler; the ``fn(event, publish)`` its subscription calls.
+
+    Thread-safe: the pool calls it from up to ``prefetch`` workers at once.
+    """
+
+    def __init__(
+        self,
+        config: ResolvedHandlerConfig,
+        *,
+        report: Report,
+        closing: threading.Event,
+        on_domained_events: OnDomainedEvents | None,
+        broker: Any,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        self._config = config
+        self._report = report
+        self._closing = closing
+        self._on_domained = on_domained_events
+        self._broker = broker
+        self._sleep = sleep
+        self._counts = _Counts()
+
+    @property
+    def counters(self) -> HandlerCounters:
+        """A snapshot of what this handler has done."""
+        return self._counts.snapshot()
+
+    def __call__(self, event: Any, publish: Callable[[Any], None]) -> None:
+        """Run ``event`` through middleware, the handler and fan-out. Never raises."""
+        outputs = self._execute(event)
+        if outputs is None:
+            return
+        source, produced = outputs
+        try:
+            emitted = apply_output(self._config.middleware.output, source, produced)
+        except MiddlewareError as error:
+            self._report(error, source)
+            return
+        for output in emitted:
+            self._emit(output, publish)
+
+    def _execute(self, event: Any) -> tuple[Any, list[Any]] | None:
+        try:
+            source = apply_input(self._config.middleware.input, event)
+        except MiddlewareError as error:
+            self._report(error, event)
+            return None
+        outcome = run_with_retries(
+            lambda: self._config.handler.execute(source),
+            self._config.retry,
+            event=source,
+            closing=self._closing,
+            on_error=self._config.on_error,
+            sleep=self._sleep,
+        )
+        self._counts.add(executions=outcome.attempts, retries=outcome.attempts - 1)
+        if isinstance(outcome, Suppressed):
+            self._counts.add(suppressed=1)
+            logger.info("Suppressed failure of %r: %r", source, outcome.error)
+            return None
+        if isinstance(outcome, Failed):
+            self._counts.add(failed=1)
+            outcome.error.add_note(f"after {outcome.attempts} attempt(s) ({outcome.reason})")
+            self._report(_as_exception(outcome.error), source)
+            return None
+        self._counts.add(succeeded=1)
+        return source, list(outcome.value or ())
+
+    def _emit(self, output: Any, publish: Callable[[Any], None]) -> None:
+        try:
+            if getattr(output, "domain", None) is None:
+                publish(output)
+            elif self._on_domained is None:
+                raise DomainedEventError(output, "no on_domained_events callback takes it")
+            else:
+                self._on_domained(
+                    {"domain": output.domain, "event": output, "broker": self._broker}
+                )
+        except Exception as error:  # noqa: BLE001 - reported; the other outputs still go out
+            self._report(error, output)
+
+
+def _as_exception(error: BaseException) -> Exception:
+    return error if isinstance(error, Exception) else RuntimeError(repr(error))

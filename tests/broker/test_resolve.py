@@ -1,0 +1,242 @@
+"""resolve() under concurrency, timeouts, retries that hold a slot, and fan-out failures."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from arvo_concurrent.arvo import ArvoEvent, create_arvo_event, create_arvo_event_factory
+from arvo_concurrent.broker.factory import create_concurrent_event_broker
+from arvo_concurrent.memory import ConcurrentMachineMemory
+from tests.arvo.contracts import add_contract, average_workflow_contract
+from tests.arvo.handlers import TEST_SOURCE, add_handler, average_orchestrator, product_handler
+
+ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
+AVERAGE = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
+
+
+class ScriptedHandler:
+    """A handler whose execute runs ``script(event)``; the test decides what happens."""
+
+    def __init__(self, source: str, script: Any) -> None:
+        self.source = source
+        self._script = script
+
+    def execute(self, event: Any) -> list[Any]:
+        result: list[Any] = self._script(event)
+        return result
+
+
+def reply(event: ArvoEvent, **fields: Any) -> ArvoEvent:
+    base = {
+        "type": "evt.test.reply.done",
+        "source": "com.test.scripted",
+        "subject": event.subject,
+        "data": {},
+        "to": event.source,
+        "parentid": event.id,
+    }
+    return create_arvo_event(**{**base, **fields})
+
+
+def scripted_event(source: str = TEST_SOURCE, **data: Any) -> ArvoEvent:
+    return create_arvo_event(
+        type="com.test.scripted",
+        source=source,
+        subject="scripted-subject",
+        data=data,
+    )
+
+
+def test_fifty_concurrent_resolves_from_ten_threads_each_get_their_own_result() -> None:
+    with ConcurrentMachineMemory() as memory:
+        handlers = [
+            {"handler": add_handler(), "prefetch": 4},
+            {"handler": product_handler(), "prefetch": 4},
+            {"handler": average_orchestrator(memory), "prefetch": 4},
+        ]
+        with create_concurrent_event_broker(handlers) as handle:
+
+            def run(k: int) -> tuple[int, float]:
+                numbers = [k, k + 2, k + 4]  # average k + 2
+                init = AVERAGE.init(
+                    source=TEST_SOURCE, data={"numbers": numbers, "parentSubject$$": None}
+                )
+                result = handle.resolve(init, timeout=30)
+                assert result is not None
+                assert result.subject == init.subject
+                return k, result.data["average"]
+
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                results = list(pool.map(run, range(50)))
+    assert results == [(k, pytest.approx(k + 2)) for k in range(50)]
+
+
+def test_concurrent_resolves_with_the_same_source_are_isolated() -> None:
+    with create_concurrent_event_broker([{"handler": add_handler(), "prefetch": 3}]) as handle:
+        futures = [
+            handle.resolve_async(ADD.accepts(source=TEST_SOURCE, data={"numbers": [k]}))
+            for k in range(20)
+        ]
+        totals = [f.result(timeout=10).data["result"] for f in futures]
+    assert totals == list(range(20))
+
+
+def test_a_resolve_whose_workflow_never_completes_times_out_cleanly() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def stall(event: ArvoEvent) -> list[ArvoEvent]:
+        started.set()
+        release.wait(10)
+        return []
+
+    handler = ScriptedHandler("com.test.scripted", stall)
+    with create_concurrent_event_broker([{"handler": handler}]) as handle:
+        with pytest.raises(TimeoutError, match="timed out") as info:
+            handle.resolve(scripted_event(), timeout=0.05)
+        assert started.is_set()
+        assert info.value.event.type == "com.test.scripted"  # type: ignore[attr-defined]
+        release.set()
+        handle.broker.wait_for_idle(timeout=5)
+
+
+def test_a_retrying_event_keeps_its_prefetch_slot_during_the_backoff() -> None:
+    in_backoff = threading.Event()
+    resume = threading.Event()
+    attempts: list[str] = []
+
+    def flaky(event: ArvoEvent) -> list[ArvoEvent]:
+        attempts.append(event.data["name"])
+        if event.data["name"] == "first" and attempts.count("first") == 1:
+            raise RuntimeError("transient")
+        return []
+
+    def sleep(seconds: float) -> None:
+        in_backoff.set()
+        resume.wait(10)
+
+    handlers = [{"handler": ScriptedHandler("com.test.scripted", flaky), "prefetch": 1}]
+    with create_concurrent_event_broker(handlers, sleep=sleep) as handle:
+        handle.broker.publish(scripted_event(name="first"))
+        assert in_backoff.wait(5)
+        handle.broker.publish(scripted_event(name="second"))
+        stats = handle.broker.get_stats("com.test.scripted")
+        assert stats is not None
+        assert (stats.running, stats.waiting) == (1, 1)
+        resume.set()
+        handle.broker.wait_for_idle(timeout=5)
+    assert attempts == ["first", "first", "second"]
+
+
+def test_closing_the_broker_ends_a_long_backoff_at_once() -> None:
+    errors: list[Exception] = []
+    failing = threading.Event()
+
+    def always_fails(event: ArvoEvent) -> list[ArvoEvent]:
+        failing.set()
+        raise RuntimeError("down")
+
+    handlers = [
+        {
+            "handler": ScriptedHandler("com.test.scripted", always_fails),
+            "retry": {"max_retries": 5, "initial_delay_ms": 600_000},
+        }
+    ]
+    handle = create_concurrent_event_broker(
+        handlers, on_broker_error=lambda e, ev: errors.append(e)
+    )
+    handle.broker.publish(scripted_event())
+    assert failing.wait(5)
+    handle.close(timeout=5)
+    assert len(errors) == 1
+    assert "(closing)" in errors[0].__notes__[0]
+
+
+def test_one_failing_output_does_not_stop_the_others() -> None:
+    errors: list[tuple[Exception, Any]] = []
+    domained: list[ArvoEvent] = []
+    received: list[ArvoEvent] = []
+
+    def fan_out(event: ArvoEvent) -> list[ArvoEvent]:
+        return [
+            reply(event, data={"n": 1}, to="com.nobody.home"),
+            reply(event, data={"n": 2}, domain="human.interaction"),
+            reply(event, data={"n": 3}, domain="broken.callback"),
+            reply(event, data={"n": 4}),
+        ]
+
+    def on_domained(item: dict[str, Any]) -> None:
+        if item["domain"] == "broken.callback":
+            raise RuntimeError("callback failed")
+        domained.append(item["event"])
+
+    handle = create_concurrent_event_broker(
+        [{"handler": ScriptedHandler("com.test.scripted", fan_out)}],
+        on_broker_error=lambda e, ev: errors.append((e, ev)),
+        on_domained_events=on_domained,
+    )
+    with handle:
+        handle.broker.subscribe(lambda e, publish: received.append(e), topic=TEST_SOURCE)
+        handle.broker.publish(scripted_event())
+        handle.broker.wait_for_idle(timeout=5)
+    assert [e.data["n"] for e in received] == [4]
+    assert [e.data["n"] for e in domained] == [2]
+    assert sorted(ev.data["n"] for _, ev in errors) == [1, 3]
+    messages = " ".join(str(e) for e, _ in errors)
+    assert "Routing failed" in messages
+    assert "callback failed" in messages
+
+
+def test_a_domained_event_without_a_callback_is_reported_not_lost() -> None:
+    errors: list[tuple[Exception, Any]] = []
+
+    def ask_human(event: ArvoEvent) -> list[ArvoEvent]:
+        return [reply(event, domain="human.interaction")]
+
+    handle = create_concurrent_event_broker(
+        [{"handler": ScriptedHandler("com.test.scripted", ask_human)}],
+        on_broker_error=lambda e, ev: errors.append((e, ev)),
+    )
+    with handle:
+        assert handle.resolve(scripted_event(), timeout=5) is None
+    assert len(errors) == 1
+    assert "no on_domained_events" in str(errors[0][0])
+    assert errors[0][1].domain == "human.interaction"
+
+
+def test_resolve_waits_for_a_slow_domained_callback() -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
+    def ask_human(event: ArvoEvent) -> list[ArvoEvent]:
+        return [reply(event, domain="human.interaction")]
+
+    def slow_callback(item: dict[str, Any]) -> None:
+        entered.set()
+        release.wait(10)
+
+    handle = create_concurrent_event_broker(
+        [{"handler": ScriptedHandler("com.test.scripted", ask_human)}],
+        on_domained_events=slow_callback,
+    )
+    with handle:
+        future = handle.resolve_async(scripted_event())
+        assert entered.wait(5)
+        assert not future.done()
+        release.set()
+        assert future.result(timeout=5) is None
+
+
+def test_the_last_event_routed_back_wins() -> None:
+    def answer_twice(event: ArvoEvent) -> list[ArvoEvent]:
+        return [reply(event, data={"n": 1}), reply(event, data={"n": 2})]
+
+    handlers = [{"handler": ScriptedHandler("com.test.scripted", answer_twice)}]
+    with create_concurrent_event_broker(handlers) as handle:
+        result = handle.resolve(scripted_event(), timeout=5)
+    assert result is not None
+    assert result.data == {"n": 2}
