@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import logging
 import threading
@@ -18,6 +17,7 @@ from arvo_concurrent.actors.scheduler import Scheduler, acquire_shared_scheduler
 from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
+from arvo_concurrent.memory.copying import copy_state
 from arvo_concurrent.memory.errors import MachineIdError, MemoryDataError, MemoryTimeoutError
 from arvo_concurrent.memory.messages import (
     Abandon,
@@ -151,12 +151,13 @@ class ConcurrentMachineMemory:
         _require_id(machine_id, "read")
         held = self._mirror.live(machine_id)
         if held is not None:
-            return copy.deepcopy(held.data)  # type: ignore[no-any-return]
+            state: dict[str, Any] | None = held.data
+            return copy_state(state)
         self._mirror.settle(machine_id, current_owner(), self._tell)
         stored: dict[str, Any] | None = self._ask(
             machine_id, "read", lambda reply: Read(machine_id, reply)
         )
-        return copy.deepcopy(stored)
+        return copy_state(stored)
 
     def write(
         self,
@@ -184,7 +185,7 @@ class ConcurrentMachineMemory:
         _require_id(machine_id, "write")
         if not isinstance(data, dict):
             raise MemoryDataError(machine_id, data)
-        private = copy.deepcopy(data)
+        private = copy_state(data)
         writer = current_owner() if owner is None else owner
         if self._mirror.write(machine_id, writer, private):
             return

@@ -11,13 +11,13 @@ the price of the actor, the leases and the fencing, not of the copies.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from arvo_concurrent.memory import ConcurrentMachineMemory
+from arvo_concurrent.memory.copying import copy_state
 from benchmarks.core import Figures, LatencyHistogram, Params, Stopwatch, Workload, scaled
 
 # W6b's retry budget: 10 retries from 100 ms by 1.5 is about 11 s of waiting, far beyond
@@ -54,10 +54,10 @@ class LockDictMemory:
         return lock
 
     def read(self, machine_id: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._states.get(machine_id))
+        return copy_state(self._states.get(machine_id))
 
     def write(self, machine_id: str, data: dict[str, Any]) -> None:
-        self._states[machine_id] = copy.deepcopy(data)
+        self._states[machine_id] = copy_state(data)
 
     def lock(self, machine_id: str) -> bool:
         return self._lock_of(machine_id).acquire(timeout=self._wait_s)

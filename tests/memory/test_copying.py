@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arvo_concurrent.memory.copying import copy_state
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=12,
+)
+
+
+def containers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value, *(c for v in value.values() for c in containers(v))]
+    if isinstance(value, list):
+        return [value, *(c for v in value for c in containers(v))]
+    return []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), json_like, max_size=5))
+def test_a_json_like_state_copies_equal_and_shares_no_container(state: dict[str, Any]) -> None:
+    clone = copy_state(state)
+    assert clone == state
+    originals = {id(c) for c in containers(state)}
+    assert not originals & {id(c) for c in containers(clone)}
+
+
+class Point(msgspec.Struct):
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"pair": (1, 2)},
+        {"tags": {"a", "b"}},
+        {"point": Point(1)},
+        {"when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+        {"blob": b"\x00\x01"},
+        {1: "int key"},
+    ],
+)
+def test_values_outside_json_keep_their_types(value: dict[Any, Any]) -> None:
+    clone = copy_state(value)
+    assert clone == value
+    assert [type(v) for v in clone.values()] == [type(v) for v in value.values()]
+    assert [type(k) for k in clone] == [type(k) for k in value]
+
+
+def test_nan_and_objects_msgspec_cannot_encode_still_copy_deeply() -> None:
+    class Box:
+        def __init__(self) -> None:
+            self.items = [1]
+
+    value = {"nan": math.nan, "box": Box()}
+    clone = copy_state(value)
+    assert math.isnan(clone["nan"])
+    assert clone["box"] is not value["box"]
+    assert clone["box"].items == [1]
+    assert clone["box"].items is not value["box"].items
