@@ -83,12 +83,14 @@ def _resolve_from_subjects(
 def _orchestration_context(
     triggering_event: ArvoEvent | None, current_subject: str | None, parent_subject: str | None
 ) -> str | None:
-    current = _subject_domain(current_subject)
     if parent_subject is None:
+        # The common case (a root workflow, an event without domain) needs no subject decoding.
         triggering = triggering_event.domain if triggering_event is not None else None
-        if triggering is None or current == triggering:
+        if triggering is None:
             return None
-        return current
+        current = _subject_domain(current_subject)
+        return None if current == triggering else current
+    current = _subject_domain(current_subject)
     parent = _subject_domain(parent_subject)
     return None if current == parent else parent
 

@@ -13,6 +13,7 @@ import binascii
 import uuid
 import zlib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -35,6 +36,9 @@ _SEMVER = r"^\d+\.\d+\.\d+$"
 ReverseDnsName = Annotated[str, msgspec.Meta(pattern=_REVERSE_DNS)]
 ExecutionId = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^;]+$")]
 SubjectDomain = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9.]+$")] | None
+
+# Parsed subjects kept: one per workflow in flight is what a broker needs.
+_PARSE_CACHE_SIZE = 4096
 
 
 class OrchestratorContent(msgspec.Struct, frozen=True):
@@ -161,13 +165,16 @@ class ArvoOrchestrationSubject:
     def parse(subject: str) -> SubjectContent:
         """Decode and validate a subject string.
 
+        Subjects are immutable strings and every step of a workflow parses its subject, so
+        answers are cached (bounded): equal subjects give the same, shared content object,
+        which callers must not mutate (its ``meta`` dict included).
+
         Raises:
             ArvoSubjectError: ``"Error parsing orchestration subject string ..."`` naming the
                 subject and the reason.
         """
         try:
-            raw = zlib.decompress(base64.b64decode(subject, validate=True))
-            return msgspec.json.decode(raw, type=SubjectContent)
+            return _parse(subject)
         except (binascii.Error, zlib.error, msgspec.DecodeError, ValueError, TypeError) as exc:
             raise ArvoSubjectError(
                 f"Error parsing orchestration subject string (subject={subject!r}): {exc}",
@@ -182,6 +189,13 @@ class ArvoOrchestrationSubject:
         except ArvoSubjectError:
             return False
         return True
+
+
+@lru_cache(maxsize=_PARSE_CACHE_SIZE)
+def _parse(subject: str) -> SubjectContent:
+    # Failures raise and are therefore not cached; an unhashable subject raises TypeError.
+    raw = zlib.decompress(base64.b64decode(subject, validate=True))
+    return msgspec.json.decode(raw, type=SubjectContent)
 
 
 def _validated(content: Mapping[str, Any]) -> SubjectContent:
