@@ -23,7 +23,9 @@ from arvo_concurrent.arvo.uri import validate_uri
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
+    "ORCHESTRATOR_CONTRACT_TYPE",
     "PARENT_SUBJECT_FIELD",
+    "WILDCARD_VERSION",
     "AcceptsInfo",
     "ArvoContract",
     "ArvoContractError",
@@ -37,6 +39,7 @@ __all__ = [
     "create_simple_arvo_contract",
     "decode_data",
     "error_path",
+    "is_orchestrator_contract",
     "is_schema",
     "parse_data",
     "parse_dataschema",
@@ -49,8 +52,12 @@ Schema = type[msgspec.Struct]
 PARENT_SUBJECT_FIELD = "parentSubject$$"
 _PARENT_SUBJECT_ATTR = "parent_subject"
 
+# The metadata ``contractType`` of orchestrator contracts.
+ORCHESTRATOR_CONTRACT_TYPE = "ArvoOrchestratorContract"
+# The version in a dataschema that matches every version (system errors carry it).
+WILDCARD_VERSION = "0.0.0"
+
 _SEMVER = re.compile(r"\d+\.\d+\.\d+")
-_WILDCARD_VERSION = "0.0.0"
 _LOCATION = re.compile(r" - at `(\$[^`]*)`$")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
 _ORCHESTRATOR_NAME = re.compile(r"[a-z0-9.]+")
@@ -99,6 +106,14 @@ ErrorSchema = type[ArvoErrorSchema]
 def is_schema(value: object) -> bool:
     """True when ``value`` is a msgspec Struct type (what contracts take as a schema)."""
     return isinstance(value, type) and issubclass(value, msgspec.Struct)
+
+
+def is_orchestrator_contract(contract: object) -> bool:
+    """True for an orchestrator contract or one of its versions (by ``metadata.contractType``)."""
+    metadata = getattr(contract, "metadata", None)
+    return (
+        isinstance(metadata, Mapping) and metadata.get("contractType") == ORCHESTRATOR_CONTRACT_TYPE
+    )
 
 
 def decode_data(
@@ -237,7 +252,7 @@ class VersionedArvoContract(_Sealed):
         self.emit_list = [EmitInfo(key, schema) for key, schema in self.emits.items()]
         self.dataschema = f"{contract.uri}/{version}"
         self.system_error = SystemErrorInfo(
-            contract.system_error.type, ArvoErrorSchema, f"{contract.uri}/{_WILDCARD_VERSION}"
+            contract.system_error.type, ArvoErrorSchema, f"{contract.uri}/{WILDCARD_VERSION}"
         )
         self._seal()
 
@@ -447,7 +462,7 @@ def create_arvo_orchestrator_contract(
         description=description,
         metadata={
             **(metadata or {}),
-            "contractType": "ArvoOrchestratorContract",
+            "contractType": ORCHESTRATOR_CONTRACT_TYPE,
             "rootType": name,
             "completeEventType": complete_type,
             "initEventType": init_type,
@@ -503,7 +518,7 @@ def _checked_versions(versions: object) -> dict[str, dict[str, Any]]:
     for version, spec in _version_mappings(versions).items():
         if not isinstance(version, str) or not _SEMVER.fullmatch(version):
             raise ArvoContractError(f"Contract version must be X.Y.Z, got {version!r}", version)
-        if version == _WILDCARD_VERSION:
+        if version == WILDCARD_VERSION:
             raise ArvoContractError("Contract version 0.0.0 is reserved", version)
         accepts, emits = spec.get("accepts"), spec.get("emits")
         if not is_schema(accepts):

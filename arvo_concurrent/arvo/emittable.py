@@ -20,24 +20,31 @@ already-escaped subject is never escaped twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from arvo_concurrent.arvo.contract import (
     PARENT_SUBJECT_FIELD,
+    WILDCARD_VERSION,
     ArvoContract,
     SchemaValidationError,
     VersionedArvoContract,
+    is_orchestrator_contract,
     parse_data,
 )
-from arvo_concurrent.arvo.domain import ArvoDomain, resolve_domain
+from arvo_concurrent.arvo.domain import resolve_domain
 from arvo_concurrent.arvo.event import ArvoEvent, ArvoEventValidationError, create_timestamp
 from arvo_concurrent.arvo.handler import HandlerConfigError, error_payload
-from arvo_concurrent.arvo.ids import ArvoEventIdError, create_arvo_event_id
-from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject, ArvoSubjectError
+from arvo_concurrent.arvo.ids import ArvoEventIdError, create_arvo_event_id, random_uuid
+from arvo_concurrent.arvo.subject import (
+    ArvoOrchestrationSubject,
+    ArvoSubjectError,
+    SubjectContent,
+)
 from arvo_concurrent.arvo.uri import UriError, encode_uri
-from arvo_concurrent.arvo.violations import ContractViolation, ExecutionViolation
+from arvo_concurrent.arvo.violations import ContractViolation, ExecutionViolation, violation_for
 
 __all__ = [
     "HANDLER_ITEM_KEYS",
@@ -71,8 +78,6 @@ HANDLER_ITEM_KEYS = frozenset(
 ORCHESTRATION_ITEM_KEYS = HANDLER_ITEM_KEYS | {"dataschema"}
 """The keys a resumable/machine service item may have (``dataschema`` for untyped emits)."""
 
-_ORCHESTRATOR_CONTRACT = "ArvoOrchestratorContract"
-
 
 def as_items(result: object, *, what: str, event: ArvoEvent) -> list[Item]:
     """Normalise a handler's return value (None, one item, or a list) to a list of items.
@@ -92,28 +97,21 @@ def as_items(result: object, *, what: str, event: ArvoEvent) -> list[Item]:
     raise _violation(f"{what} must return a dict, a list of dicts or None, got {result!r}", event)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerEmitter:
     """Builds an ArvoEventHandler's output events for one contract version (ARVO_MODEL 3.2).
 
-    Args:
+    Attributes:
         source: the handler source (the contract type).
         contract: the contract version the input was validated against.
         execution_units: the handler's default ``executionunits``.
         domains: the default domains of emitted events.
     """
 
-    def __init__(
-        self,
-        *,
-        source: str,
-        contract: VersionedArvoContract,
-        execution_units: float | None,
-        domains: Domains,
-    ) -> None:
-        self._source = source
-        self._contract = contract
-        self._units = execution_units
-        self._domains = domains
+    source: str
+    contract: VersionedArvoContract
+    execution_units: float | None
+    domains: Domains
 
     def events(self, items: Sequence[Item], event: ArvoEvent) -> list[ArvoEvent]:
         """One event per item and distinct resolved domain.
@@ -122,62 +120,50 @@ class HandlerEmitter:
             ContractViolation: an item has an unknown key or type, data that fails its
                 emit schema, or a field that breaks an event rule.
         """
+        contract = self.contract
         out: list[ArvoEvent] = []
         for item in items:
             event_type = _item_type(item, HANDLER_ITEM_KEYS, event)
-            schema = self._contract.emits.get(event_type)
+            schema = contract.emits.get(event_type)
             if schema is None:
                 raise _violation(
-                    f"No contract available for {event_type!r}; {self._contract.uri} "
-                    f"version {self._contract.version} emits {sorted(self._contract.emits)}",
+                    f"No contract available for {event_type!r}; {contract.uri} "
+                    f"version {contract.version} emits {sorted(contract.emits)}",
                     event,
                 )
             data = _parsed(schema, item.get("data"), event_type, event)
-            for domain in self._resolve(item, event):
-                out.append(self._event(item, event_type, data, domain, event))
-        return out
-
-    def _event(
-        self,
-        item: Item,
-        event_type: str,
-        data: dict[str, Any],
-        domain: str | None,
-        event: ArvoEvent,
-    ) -> ArvoEvent:
-        return _new_event(
-            event,
-            item,
-            type=event_type,
-            source=self._source,
-            subject=event.subject,
-            data=data,
-            dataschema=self._contract.dataschema,
-            to=_routing(item, "to", event) or event.redirectto or event.source,
-            redirectto=_routing(item, "redirectto", event),
-            accesscontrol=_first(item.get("accesscontrol"), event.accesscontrol),
-            executionunits=_first(item.get("executionunits"), self._units),
-            parentid=event.id,
-            domain=domain,
-        )
-
-    def _resolve(self, item: Item, event: ArvoEvent) -> list[str | None]:
-        return _distinct(
-            _resolve_one(
-                domain,
-                self_contract=self._contract,
-                event_contract=self._contract,
+            domains = _resolved(
+                _item_domains(item, self.domains, event),
+                self_contract=contract,
+                event_contract=contract,
                 event=event,
                 parent_subject=None,
             )
-            for domain in _item_domains(item, self._domains, event)
-        )
+            out.extend(
+                _output_event(
+                    item,
+                    event,
+                    source=self.source,
+                    event_type=event_type,
+                    subject=event.subject,
+                    data=data,
+                    dataschema=contract.dataschema,
+                    to=_routing(item, "to", event) or event.redirectto or event.source,
+                    redirectto=_routing(item, "redirectto", event),
+                    parentid=event.id,
+                    domain=domain,
+                    execution_units=self.execution_units,
+                )
+                for domain in domains
+            )
+        return out
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrchestrationEmitter:
     """Builds a resumable's or orchestrator's service calls and completion (ARVO_MODEL 5.5).
 
-    Args:
+    Attributes:
         source: the orchestrator source (``arvo.orc.<name>``).
         self_contract: the orchestrator contract version in use.
         services: the service contracts by the type they accept.
@@ -186,25 +172,43 @@ class OrchestrationEmitter:
         complete_domains: default domains of the completion event.
     """
 
-    def __init__(
-        self,
-        *,
-        source: str,
-        self_contract: VersionedArvoContract,
-        services: Mapping[str, VersionedArvoContract],
-        execution_units: float | None,
-        service_domains: Domains,
-        complete_domains: Domains,
-    ) -> None:
-        self._source = source
-        self._self = self_contract
-        self._services = services
-        self._units = execution_units
-        self._service_domains = service_domains
-        self._complete_domains = complete_domains
-        self.complete_type: str = self_contract.metadata["completeEventType"]
+    source: str
+    self_contract: VersionedArvoContract
+    services: Mapping[str, VersionedArvoContract]
+    execution_units: float | None
+    service_domains: Domains
+    complete_domains: Domains
 
-    def completion(self, output: object, subject: Any, event: ArvoEvent) -> dict[str, Any]:
+    @property
+    def complete_type(self) -> str:
+        """The type of the workflow's completion event."""
+        complete_type: str = self.self_contract.metadata["completeEventType"]
+        return complete_type
+
+    def step_events(
+        self,
+        items: Sequence[Item],
+        output: object,
+        *,
+        subject: SubjectContent,
+        event: ArvoEvent,
+        parent_subject: str | None,
+        init_event_id: str,
+    ) -> list[ArvoEvent]:
+        """The events of one workflow step: ``items``, then the completion of ``output``.
+
+        No completion when ``output`` is None; ``subject`` is the parsed current subject.
+
+        Raises:
+            ContractViolation, ExecutionViolation: as :meth:`completion` and :meth:`events`.
+        """
+        if output is not None:
+            items = [*items, self.completion(output, subject, event)]
+        return self.events(
+            items, event=event, parent_subject=parent_subject, init_event_id=init_event_id
+        )
+
+    def completion(self, output: object, subject: SubjectContent, event: ArvoEvent) -> Item:
         """The completion item for ``output``; ``subject`` is the parsed current subject.
 
         ``output`` may carry ``__id``, ``__executionunits`` and ``__domain``; the
@@ -223,7 +227,7 @@ class OrchestrationEmitter:
             "data": data,
             "id": output.get("__id"),
             "executionunits": output.get("__executionunits"),
-            "domain": output.get("__domain") or self._complete_domains,
+            "domain": output.get("__domain") or self.complete_domains,
             "to": subject.meta.get("redirectto") or subject.execution.initiator,
         }
 
@@ -242,10 +246,11 @@ class OrchestrationEmitter:
             ExecutionViolation: a child workflow's ``parentSubject$$`` does not parse,
                 or its subject cannot be built.
         """
+        complete_type = self.complete_type
         out: list[ArvoEvent] = []
         for item in items:
             event_type = _item_type(item, ORCHESTRATION_ITEM_KEYS, event)
-            if event_type == self.complete_type:
+            if event_type == complete_type:
                 out.extend(self._completion_events(item, event, parent_subject, init_event_id))
             else:
                 out.extend(self._service_events(item, event_type, event, parent_subject))
@@ -254,71 +259,57 @@ class OrchestrationEmitter:
     def _completion_events(
         self, item: Item, event: ArvoEvent, parent_subject: str | None, init_event_id: str
     ) -> list[ArvoEvent]:
-        data = _parsed(
-            self._self.emits[self.complete_type], item.get("data"), self.complete_type, event
-        )
-        subject = parent_subject or event.subject
+        own = self.self_contract
+        complete_type = self.complete_type
+        data = _parsed(own.emits[complete_type], item.get("data"), complete_type, event)
+        domains = self._resolve(item, own, self.complete_domains, event, parent_subject)
         return [
             self._event(
                 item,
                 event,
-                event_type=self.complete_type,
+                event_type=complete_type,
                 data=data,
-                dataschema=self._self.dataschema,
-                subject=subject,
+                dataschema=own.dataschema,
+                subject=parent_subject or event.subject,
                 domain=domain,
                 parentid=init_event_id,
             )
-            for domain in self._resolve(
-                item, self._self, self._complete_domains, event, parent_subject
-            )
+            for domain in domains
         ]
 
     def _service_events(
         self, item: Item, event_type: str, event: ArvoEvent, parent_subject: str | None
     ) -> list[ArvoEvent]:
-        contract = self._services.get(event_type)
-        domains = self._resolve(item, contract, self._service_domains, event, parent_subject)
+        contract = self.services.get(event_type)
+        domains = self._resolve(item, contract, self.service_domains, event, parent_subject)
+        is_child = False
         if contract is None:
             data = _plain_data(item.get("data"), event_type, event)
-            return [
-                self._event(
-                    item,
-                    event,
-                    event_type=event_type,
-                    data=data,
-                    dataschema=item.get("dataschema"),
-                    subject=event.subject,
-                    domain=domain,
-                    parentid=event.id,
-                )
-                for domain in domains
-            ]
-        raw = item.get("data")
-        is_child = contract.metadata.get("contractType") == _ORCHESTRATOR_CONTRACT
-        if is_child:
-            raw = _with_parent_subject(raw, event_type, event)
-        data = _parsed(contract.accepts.schema, raw, event_type, event)
-        out = []
-        for domain in domains:
-            subject = (
-                self._child_subject(item, contract, data, domain, event)
-                if is_child
-                else event.subject
+            dataschema = item.get("dataschema")
+        else:
+            raw = item.get("data")
+            is_child = is_orchestrator_contract(contract)
+            if is_child:
+                raw = _with_parent_subject(raw, event_type, event)
+            data = _parsed(contract.accepts.schema, raw, event_type, event)
+            dataschema = contract.dataschema
+        return [
+            self._event(
+                item,
+                event,
+                event_type=event_type,
+                data=data,
+                dataschema=dataschema,
+                subject=(
+                    self._child_subject(item, contract, data, domain, event)
+                    if is_child and contract is not None
+                    else event.subject
+                ),
+                domain=domain,
+                parentid=event.id,
             )
-            out.append(
-                self._event(
-                    item,
-                    event,
-                    event_type=event_type,
-                    data=data,
-                    dataschema=contract.dataschema,
-                    subject=subject,
-                    domain=domain,
-                    parentid=event.id,
-                )
-            )
-        return out
+            for domain in domains
+        ]
 
     def _child_subject(
         self,
@@ -329,7 +320,7 @@ class OrchestrationEmitter:
         event: ArvoEvent,
     ) -> str:
         parent = data[PARENT_SUBJECT_FIELD]
-        redirect = _routing(item, "redirectto", event) or self._source
+        redirect = _routing(item, "redirectto", event) or self.source
         try:
             ArvoOrchestrationSubject.parse(parent)
         except ArvoSubjectError as exc:
@@ -364,20 +355,19 @@ class OrchestrationEmitter:
         domain: str | None,
         parentid: str,
     ) -> ArvoEvent:
-        return _new_event(
-            event,
+        return _output_event(
             item,
-            type=event_type,
-            source=self._source,
+            event,
+            source=self.source,
+            event_type=event_type,
             subject=subject,
             data=data,
             dataschema=dataschema,
             to=_routing(item, "to", event) or encode_uri(event_type),
-            redirectto=_routing(item, "redirectto", event) or self._source,
-            accesscontrol=_first(item.get("accesscontrol"), event.accesscontrol),
-            executionunits=_first(item.get("executionunits"), self._units),
+            redirectto=_routing(item, "redirectto", event) or self.source,
             parentid=parentid,
             domain=domain,
+            execution_units=self.execution_units,
         )
 
     def _resolve(
@@ -388,22 +378,20 @@ class OrchestrationEmitter:
         event: ArvoEvent,
         parent_subject: str | None,
     ) -> list[str | None]:
-        return _distinct(
-            _resolve_one(
-                domain,
-                self_contract=self._self,
-                event_contract=event_contract,
-                event=event,
-                parent_subject=parent_subject,
-            )
-            for domain in _item_domains(item, default, event)
+        return _resolved(
+            _item_domains(item, default, event),
+            self_contract=self.self_contract,
+            event_contract=event_contract,
+            event=event,
+            parent_subject=parent_subject,
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SystemErrorEmitter:
     """Builds ``sys.<type>.error`` events for an unexpected failure.
 
-    Args:
+    Attributes:
         source: the handler source.
         contract: the handler's (or orchestrator's) contract; gives the error type,
             the wildcard dataschema ``uri/0.0.0`` and the self domain.
@@ -411,20 +399,10 @@ class SystemErrorEmitter:
         domains: the default domains of error events.
     """
 
-    def __init__(
-        self,
-        *,
-        source: str,
-        contract: ArvoContract,
-        execution_units: float | None,
-        domains: Domains,
-    ) -> None:
-        self._source = source
-        self._contract = contract
-        self._units = execution_units
-        self._domains = domains
-        self.type = contract.system_error.type
-        self._dataschema = f"{contract.uri}/0.0.0"
+    source: str
+    contract: ArvoContract
+    execution_units: float | None
+    domains: Domains
 
     def events(
         self,
@@ -438,43 +416,41 @@ class SystemErrorEmitter:
     ) -> list[ArvoEvent]:
         """The error events for ``error``, raised while handling ``event``."""
         data = error_payload(error)
+        domains = _resolved(
+            self.domains,
+            self_contract=self.contract,
+            event_contract=self.contract,
+            event=event,
+            parent_subject=parent_subject,
+        )
         return [
             ArvoEvent(
-                id=create_arvo_event_id(),
-                source=self._source,
-                type=self.type,
+                id=random_uuid(),
+                source=self.source,
+                type=self.contract.system_error.type,
                 subject=subject,
-                dataschema=self._dataschema,
+                dataschema=f"{self.contract.uri}/{WILDCARD_VERSION}",
                 data=data,
                 time=create_timestamp(),
                 to=to,
                 accesscontrol=event.accesscontrol,
-                executionunits=self._units,
+                executionunits=self.execution_units,
                 traceparent=event.traceparent,
                 tracestate=event.tracestate,
                 parentid=parentid,
                 domain=domain,
             )
-            for domain in _distinct(
-                _resolve_one(
-                    domain,
-                    self_contract=self._contract,
-                    event_contract=self._contract,
-                    event=event,
-                    parent_subject=parent_subject,
-                )
-                for domain in self._domains
-            )
+            for domain in domains
         ]
 
 
 def _violation(message: str, event: ArvoEvent) -> ContractViolation:
-    return ContractViolation(f"{message} (event id={event.id!r})", {"initiatingEvent": event})
+    return violation_for(ContractViolation, message, event)
 
 
 def _item_type(item: Item, allowed: frozenset[str], event: ArvoEvent) -> str:
-    unknown = item.keys() - allowed
-    if unknown:
+    if not allowed.issuperset(item):
+        unknown = item.keys() - allowed
         raise _violation(
             f"Output item has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}", event
         )
@@ -528,10 +504,6 @@ def _routing(item: Item, key: str, event: ArvoEvent) -> str | None:
         raise _violation(f"Output item {key!r}: {exc}", event) from None
 
 
-def _first(value: Any, fallback: Any) -> Any:
-    return fallback if value is None else value
-
-
 def _item_domains(item: Item, default: Domains, event: ArvoEvent) -> Iterable[str | None]:
     domains = item.get("domain")
     if domains is None:
@@ -541,53 +513,77 @@ def _item_domains(item: Item, default: Domains, event: ArvoEvent) -> Iterable[st
     return domains
 
 
-def _resolve_one(
-    domain: str | None,
+def _resolved(
+    domains: Iterable[str | None],
     *,
     self_contract: ArvoContract | VersionedArvoContract,
     event_contract: ArvoContract | VersionedArvoContract | None,
     event: ArvoEvent,
     parent_subject: str | None,
-) -> str | None:
-    # The common case on the hot path: a root context and an event without a domain stay
-    # local, so skip the subject decoding resolve_domain would do to find that out.
-    if domain is None or (
-        domain == ArvoDomain.ORCHESTRATION_CONTEXT
-        and parent_subject is None
-        and event.domain is None
-    ):
-        return None
-    return resolve_domain(
-        domain,
-        self_contract=self_contract,
-        event_contract=event_contract,
-        triggering_event=event,
-        current_subject=event.subject,
-        parent_subject=parent_subject,
-    )
+) -> list[str | None]:
+    """The distinct concrete domains ``domains`` resolve to, in order (ARVO_MODEL 3.4)."""
+    resolved = [
+        resolve_domain(
+            domain,
+            self_contract=self_contract,
+            event_contract=event_contract,
+            triggering_event=event,
+            current_subject=event.subject,
+            parent_subject=parent_subject,
+        )
+        for domain in domains
+    ]
+    return resolved if len(resolved) < 2 else list(dict.fromkeys(resolved))
 
 
-def _distinct(domains: Iterable[str | None]) -> list[str | None]:
-    return list(dict.fromkeys(domains))
+def _output_event(
+    item: Item,
+    base: ArvoEvent,
+    *,
+    source: str,
+    event_type: str,
+    subject: str,
+    data: dict[str, Any],
+    dataschema: str | None,
+    to: str,
+    redirectto: str | None,
+    parentid: str,
+    domain: str | None,
+    execution_units: float | None,
+) -> ArvoEvent:
+    """The event for ``item``, emitted while handling ``base``.
 
+    The item's ``id``, ``time``, ``accesscontrol``, ``executionunits`` and ``__extensions``
+    are used when given; ``accesscontrol`` and the trace fields default to ``base``'s.
 
-def _new_event(base: ArvoEvent, item: Item, **fields: Any) -> ArvoEvent:
-    """An event from ``fields`` plus the item's ``id``/``time``/``__extensions``."""
+    Raises:
+        ContractViolation: a field breaks an event rule.
+    """
     try:
         raw_id = item.get("id")
-        event_id = raw_id if isinstance(raw_id, str) else create_arvo_event_id(raw_id)
+        accesscontrol = item.get("accesscontrol")
+        units = item.get("executionunits")
+        extensions = item.get("__extensions")
         return ArvoEvent(
-            id=event_id,
+            id=raw_id if isinstance(raw_id, str) else create_arvo_event_id(raw_id),
+            source=source,
+            type=event_type,
+            subject=subject,
+            dataschema=dataschema,
+            data=data,
             time=item.get("time") or create_timestamp(),
+            to=to,
+            accesscontrol=base.accesscontrol if accesscontrol is None else accesscontrol,
+            redirectto=redirectto,
+            executionunits=execution_units if units is None else units,
             traceparent=base.traceparent,
             tracestate=base.tracestate,
-            extensions=dict(item.get("__extensions") or {}),
-            **fields,
+            parentid=parentid,
+            domain=domain,
+            extensions=dict(extensions) if extensions else {},
         )
     except (ArvoEventValidationError, ArvoEventIdError, TypeError, ValueError) as exc:
-        raise _violation(
-            f"Cannot build the output event {fields.get('type')!r}: {exc}", base
-        ) from None
+        raise _violation(f"Cannot build the output event {event_type!r}: {exc}", base) from None
 
 
 def emission_domains(

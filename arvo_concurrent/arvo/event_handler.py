@@ -47,7 +47,12 @@ from arvo_concurrent.arvo.handler import (
     check_handler_versions,
 )
 from arvo_concurrent.arvo.injection import Injector
-from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation, ViolationError
+from arvo_concurrent.arvo.violations import (
+    ConfigViolation,
+    ContractViolation,
+    ViolationError,
+    violation_for,
+)
 
 __all__ = ["ArvoEventHandler", "create_arvo_event_handler"]
 
@@ -101,9 +106,8 @@ class ArvoEventHandler:
         self.contract = contract
         self.source: str = contract.type
         self.execution_units = execution_units
-        self.system_error_schema = SystemErrorSchema(
-            contract.system_error.type, contract.system_error.schema
-        )
+        self._what = f"Handler {self.source}"
+        self.system_error_schema = SystemErrorSchema.of(contract)
         self._versions = {
             version: _Version(
                 contract=contract.version(version),
@@ -135,10 +139,10 @@ class ArvoEventHandler:
             ViolationError: raised by the handler function itself.
         """
         if event.type != self.source:
-            raise ConfigViolation(
-                f"Event type mismatch: handler {self.source!r} got {event.type!r} "
-                f"(event id={event.id!r})",
-                {"initiatingEvent": event},
+            raise violation_for(
+                ConfigViolation,
+                f"Event type mismatch: handler {self.source!r} got {event.type!r}",
+                event,
             )
         version = self._by_dataschema.get(event.dataschema or "") or self._select(event)
         try:
@@ -170,7 +174,7 @@ class ArvoEventHandler:
                 parentid=event.id,
                 parent_subject=None,
             )
-        items = as_items(result, what=f"Handler {self.source}", event=event)
+        items = as_items(result, what=self._what, event=event)
         return version.emitter.events(items, event)
 
     def _select(self, event: ArvoEvent) -> _Version:
@@ -180,10 +184,11 @@ class ArvoEventHandler:
             return self._latest
         uri, version = parsed
         if uri != self.contract.uri:
-            raise ContractViolation(
+            raise violation_for(
+                ContractViolation,
                 f"Contract URI mismatch: handler uri {self.contract.uri!r}, event dataschema "
-                f"{event.dataschema!r} (event id={event.id!r})",
-                {"initiatingEvent": event},
+                f"{event.dataschema!r}",
+                event,
             )
         found = self._versions.get(version)
         if found is None:

@@ -8,7 +8,6 @@ immutable and thread-safe; nothing here blocks.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
@@ -18,9 +17,11 @@ from arvo_concurrent.arvo.contract import (
     PARENT_SUBJECT_FIELD,
     ArvoContractError,
     VersionedArvoContract,
+    is_orchestrator_contract,
     parse_data,
 )
 from arvo_concurrent.arvo.event import ArvoEvent, ExtensionValue, create_arvo_event
+from arvo_concurrent.arvo.handler import error_payload
 from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "create_arvo_orchestrator_event_factory",
 ]
 
-_ORCHESTRATOR_CONTRACT = "ArvoOrchestratorContract"
 EventData = Mapping[str, Any] | msgspec.Struct
 
 
@@ -77,11 +77,10 @@ class ArvoEventFactory:
                 (3+ segments), so no orchestration subject can be made for it.
             ArvoEventValidationError: another field breaks an event rule.
         """
-        accepts = self.contract.accepts
-        parsed = parse_data(
-            accepts.schema, data, error_prefix="Accept Event data validation failed: "
+        parsed = self._accepts_data(data)
+        return self._event(
+            self.contract.accepts.type, source, parsed, self.contract.dataschema, subject, options
         )
-        return self._event(accepts.type, source, parsed, self.contract.dataschema, subject, options)
 
     def emits(
         self,
@@ -122,12 +121,14 @@ class ArvoEventFactory:
             ArvoSubjectError, ArvoEventValidationError: as :meth:`accepts`.
         """
         info = self.contract.system_error
-        data = {
-            "errorName": type(error).__name__,
-            "errorMessage": str(error),
-            "errorStack": "".join(traceback.format_exception(error)).rstrip("\n"),
-        }
-        return self._event(info.type, source, data, info.dataschema, subject, options)
+        return self._event(
+            info.type, source, error_payload(error), info.dataschema, subject, options
+        )
+
+    def _accepts_data(self, data: EventData) -> dict[str, Any]:
+        return parse_data(
+            self.contract.accepts.schema, data, error_prefix="Accept Event data validation failed: "
+        )
 
     def _event(  # noqa: PLR0917  # private; every caller passes the same six things
         self,
@@ -168,7 +169,7 @@ class ArvoOrchestratorEventFactory(ArvoEventFactory):
     """
 
     def __init__(self, contract: VersionedArvoContract) -> None:
-        if contract.metadata.get("contractType") != _ORCHESTRATOR_CONTRACT:
+        if not is_orchestrator_contract(contract):
             raise ArvoContractError(
                 f"The contract (uri={contract.uri}) is not an orchestrator contract "
                 f"(metadata.contractType={contract.metadata.get('contractType')!r})",
@@ -198,14 +199,13 @@ class ArvoOrchestratorEventFactory(ArvoEventFactory):
             ArvoSubjectError: ``parentSubject$$`` is not a valid orchestration subject.
             ArvoEventValidationError: another field breaks an event rule.
         """
-        accepts = self.contract.accepts
-        parsed = parse_data(
-            accepts.schema, data, error_prefix="Accept Event data validation failed: "
-        )
+        parsed = self._accepts_data(data)
         parent = parsed.get(PARENT_SUBJECT_FIELD)
         if not subject and parent:
             subject = self._child_subject(parent, options)
-        return self._event(accepts.type, source, parsed, self.contract.dataschema, subject, options)
+        return self._event(
+            self.contract.accepts.type, source, parsed, self.contract.dataschema, subject, options
+        )
 
     def complete(
         self,
@@ -244,7 +244,7 @@ class ArvoOrchestratorEventFactory(ArvoEventFactory):
 
 def create_arvo_event_factory(contract: VersionedArvoContract) -> ArvoEventFactory:
     """A factory for ``contract``; an :class:`ArvoOrchestratorEventFactory` for orchestrators."""
-    if contract.metadata.get("contractType") == _ORCHESTRATOR_CONTRACT:
+    if is_orchestrator_contract(contract):
         return ArvoOrchestratorEventFactory(contract)
     return ArvoEventFactory(contract)
 

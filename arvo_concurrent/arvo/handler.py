@@ -59,6 +59,11 @@ class SystemErrorSchema:
     type: str
     schema: builtins.type[Any]
 
+    @classmethod
+    def of(cls, contract: ArvoContract) -> SystemErrorSchema:
+        """The system error event of ``contract``."""
+        return cls(contract.system_error.type, contract.system_error.schema)
+
 
 @runtime_checkable
 class IArvoEventHandler(Protocol):

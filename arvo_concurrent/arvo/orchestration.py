@@ -15,29 +15,39 @@ Every event a stateful handler gets runs as **subject check -> lock -> read -> g
 * ``cleanup`` (when the memory has one) runs after the final state of a finished
   workflow was written, while the lock is still held; ``unlock`` always runs last.
 
-This module also holds what resumables and orchestrators share about contracts: the
-service index and input validation.
+This module also holds the rest of what resumables and orchestrators share: the
+:class:`WorkflowHandler` base (identity, system errors, the wrapper), the service index,
+contract binding and input validation.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
 from arvo_concurrent.arvo.contract import (
     PARENT_SUBJECT_FIELD,
+    WILDCARD_VERSION,
+    ArvoContract,
     SchemaValidationError,
     VersionedArvoContract,
+    is_orchestrator_contract,
     parse_data,
     parse_dataschema,
 )
-from arvo_concurrent.arvo.emittable import SystemErrorEmitter
+from arvo_concurrent.arvo.domain import ArvoDomain
+from arvo_concurrent.arvo.emittable import (
+    Domains,
+    OrchestrationEmitter,
+    SystemErrorEmitter,
+    emission_domains,
+)
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.arvo.handler import HandlerConfigError, error_payload
+from arvo_concurrent.arvo.handler import HandlerConfigError, SystemErrorSchema, error_payload
 from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject, ArvoSubjectError, SubjectContent
 from arvo_concurrent.arvo.violations import (
     ConfigViolation,
@@ -46,29 +56,38 @@ from arvo_concurrent.arvo.violations import (
     TransactionCause,
     TransactionViolation,
     ViolationError,
+    violation_for,
 )
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = [
+    "WORKFLOW_EMISSION_DOMAINS",
     "OrchestrationContracts",
     "OrchestrationWrapper",
     "ServiceIndex",
     "Step",
     "StepInput",
+    "WorkflowHandler",
+    "bind_contracts",
     "check_orchestrator_contract",
     "validate_input",
 ]
 
 _log = logging.getLogger(__name__)
 
-_ORCHESTRATOR_CONTRACT = "ArvoOrchestratorContract"
-_WILDCARD_VERSION = "0.0.0"
+_C = TypeVar("_C", ArvoContract, VersionedArvoContract)
+
+WORKFLOW_EMISSION_DOMAINS: Mapping[str, Domains] = {
+    "services": (ArvoDomain.LOCAL,),
+    "complete": (ArvoDomain.ORCHESTRATION_CONTEXT,),
+    "system_error": (ArvoDomain.ORCHESTRATION_CONTEXT,),
+}
+"""The default ``default_event_emission_domains`` of resumables and orchestrators."""
 
 
 def check_orchestrator_contract(contract: object, field: str) -> None:
     """Raise HandlerConfigError unless ``contract`` is an orchestrator contract (or its version)."""
-    metadata = getattr(contract, "metadata", None)
-    if not isinstance(metadata, Mapping) or metadata.get("contractType") != _ORCHESTRATOR_CONTRACT:
+    if not is_orchestrator_contract(contract):
         raise HandlerConfigError(
             field,
             contract,
@@ -161,19 +180,34 @@ class OrchestrationContracts:
         Raises:
             HandlerConfigError: a key is missing or unknown, or a contract is unsuitable.
         """
-        if not isinstance(contracts, Mapping) or set(contracts) != {"self", "services"}:
-            raise HandlerConfigError(
-                "contracts", contracts, "contracts must be {'self': ..., 'services': {...}}"
-            )
-        self_contract = contracts["self"]
-        if not isinstance(self_contract, VersionedArvoContract):
-            raise HandlerConfigError(
-                "contracts['self']",
-                self_contract,
-                "contracts['self'] must be an orchestrator contract version (contract.version(v))",
-            )
-        check_orchestrator_contract(self_contract, "contracts['self']")
-        return cls(self_contract, ServiceIndex.build(contracts["services"], self_contract.uri))
+        own, services = bind_contracts(
+            contracts,
+            VersionedArvoContract,
+            "contracts['self'] must be an orchestrator contract version (contract.version(v))",
+        )
+        return cls(own, services)
+
+
+def bind_contracts(contracts: object, kind: type[_C], rule: str) -> tuple[_C, ServiceIndex]:
+    """Split ``{"self": ..., "services": {...}}`` into the checked self contract and the index.
+
+    Args:
+        contracts: the mapping a workflow was given.
+        kind: what ``contracts["self"]`` must be (a contract, or one of its versions).
+        rule: the error message when it is not.
+
+    Raises:
+        HandlerConfigError: a key is missing or unknown, or a contract is unsuitable.
+    """
+    if not isinstance(contracts, Mapping) or set(contracts) != {"self", "services"}:
+        raise HandlerConfigError(
+            "contracts", contracts, "contracts must be {'self': ..., 'services': {...}}"
+        )
+    own = contracts["self"]
+    if not isinstance(own, kind):
+        raise HandlerConfigError("contracts['self']", own, rule)
+    check_orchestrator_contract(own, "contracts['self']")
+    return own, ServiceIndex.build(contracts["services"], own.uri)
 
 
 def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoEvent:
@@ -196,10 +230,11 @@ def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoE
     else:
         found = contracts.services.by_response_type.get(event.type)
         if found is None:
-            raise ConfigViolation(
+            raise violation_for(
+                ConfigViolation,
                 f"Contract resolution failed: no contract of {own.accepts.type!r} knows the "
-                f"event type {event.type!r} (event id={event.id!r})",
-                {"initiatingEvent": event},
+                f"event type {event.type!r}",
+                event,
             )
         contract, schema = found
     uri, version = parsed
@@ -209,7 +244,7 @@ def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoE
             f"event dataschema {event.dataschema!r}",
             event,
         )
-    if version not in (_WILDCARD_VERSION, contract.version):
+    if version not in (WILDCARD_VERSION, contract.version):
         raise _contract_violation(
             f"Contract version mismatch: {contract.uri} version {contract.version} expected, "
             f"event dataschema {event.dataschema!r}",
@@ -225,7 +260,7 @@ def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoE
 
 
 def _contract_violation(message: str, event: ArvoEvent) -> ContractViolation:
-    return ContractViolation(f"{message} (event id={event.id!r})", {"initiatingEvent": event})
+    return violation_for(ContractViolation, message, event)
 
 
 class StepInput(NamedTuple):
@@ -465,6 +500,84 @@ class OrchestrationWrapper:
             "initiator": subject.execution.initiator,
             "parent_subject": parent_subject,
         }
+
+
+class WorkflowHandler:
+    """The part of a resumable and an orchestrator that does not depend on how steps run.
+
+    It holds the handler's identity (``contract``, ``source``, ``execution_units``,
+    ``system_error_schema``), its emission domains and the :class:`OrchestrationWrapper`;
+    ``execute`` runs the subclass's ``_step`` in the wrapper. Thread-safe as the wrapper.
+
+    Args:
+        contract: the orchestrator contract (all versions).
+        memory: the machine memory holding each workflow's record.
+        execution_units: default ``executionunits`` of emitted events.
+        requires_resource_locking: lock each workflow around a step.
+        default_event_emission_domains: overrides of :data:`WORKFLOW_EMISSION_DOMAINS`.
+
+    Raises:
+        HandlerConfigError: bad emission domains, or a memory without the IMachineMemory
+            methods.
+    """
+
+    def __init__(
+        self,
+        *,
+        contract: ArvoContract,
+        memory: IMachineMemory,
+        execution_units: float | None,
+        requires_resource_locking: bool,
+        default_event_emission_domains: Mapping[str, Sequence[str | None]] | None,
+    ) -> None:
+        self._domains = emission_domains(default_event_emission_domains, WORKFLOW_EMISSION_DOMAINS)
+        self.contract = contract
+        self.source: str = contract.type
+        self.execution_units = execution_units
+        self.system_error_schema = SystemErrorSchema.of(contract)
+        self._wrapper = OrchestrationWrapper(
+            source=self.source,
+            memory=memory,
+            requires_resource_locking=requires_resource_locking,
+            system_errors=SystemErrorEmitter(
+                source=self.source,
+                contract=contract,
+                execution_units=execution_units,
+                domains=self._domains["system_error"],
+            ),
+        )
+
+    @property
+    def memory(self) -> IMachineMemory:
+        """The machine memory."""
+        return self._wrapper.memory
+
+    @property
+    def requires_resource_locking(self) -> bool:
+        """Whether each step holds the workflow's lock."""
+        return self._wrapper.requires_resource_locking
+
+    def execute(self, event: ArvoEvent) -> list[ArvoEvent]:
+        """Run one workflow step for ``event`` and return the events it emits.
+
+        Raises:
+            ViolationError: see ARVO_MODEL 3.3 (input, configuration, subject, memory).
+        """
+        return self._wrapper.execute(event, self._step)
+
+    def _step(self, step: StepInput) -> Step:
+        raise NotImplementedError
+
+    def _emitter(self, contracts: OrchestrationContracts) -> OrchestrationEmitter:
+        """The emitter of one version's service calls and completion."""
+        return OrchestrationEmitter(
+            source=self.source,
+            self_contract=contracts.self_contract,
+            services=contracts.services.by_accepts_type,
+            execution_units=self.execution_units,
+            service_domains=self._domains["services"],
+            complete_domains=self._domains["complete"],
+        )
 
 
 def _parse_subject(event: ArvoEvent) -> SubjectContent:

@@ -23,26 +23,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from arvo_concurrent.arvo.domain import ArvoDomain
-from arvo_concurrent.arvo.emittable import (
-    OrchestrationEmitter,
-    SystemErrorEmitter,
-    emission_domains,
-)
+from arvo_concurrent.arvo.emittable import OrchestrationEmitter
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.arvo.handler import HandlerConfigError, SystemErrorSchema
+from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.machine import ArvoMachine, MachineStep
-from arvo_concurrent.arvo.orchestration import OrchestrationWrapper, Step, StepInput, validate_input
-from arvo_concurrent.arvo.violations import ConfigViolation
+from arvo_concurrent.arvo.orchestration import Step, StepInput, WorkflowHandler, validate_input
+from arvo_concurrent.arvo.violations import ConfigViolation, violation_for
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = ["ArvoOrchestrator", "create_arvo_orchestrator"]
-
-_DEFAULT_DOMAINS = {
-    "services": (ArvoDomain.LOCAL,),
-    "complete": (ArvoDomain.ORCHESTRATION_CONTEXT,),
-    "system_error": (ArvoDomain.ORCHESTRATION_CONTEXT,),
-}
 
 
 class _Version(NamedTuple):
@@ -50,7 +39,7 @@ class _Version(NamedTuple):
     emitter: OrchestrationEmitter
 
 
-class ArvoOrchestrator:
+class ArvoOrchestrator(WorkflowHandler):
     """A state-machine workflow; see the module docstring.
 
     Thread-safe: ``execute`` may run for several events at once; the machine memory's
@@ -82,64 +71,25 @@ class ArvoOrchestrator:
     ) -> None:
         by_version = _machines_by_version(machines)
         first = next(iter(by_version.values()))
-        domains = emission_domains(default_event_emission_domains, _DEFAULT_DOMAINS)
-        self.contract = first.contracts.self_contract.contract
-        self.source: str = first.source
-        self.execution_units = execution_units
-        self.system_error_schema = SystemErrorSchema(
-            self.contract.system_error.type, self.contract.system_error.schema
+        super().__init__(
+            contract=first.contracts.self_contract.contract,
+            memory=memory,
+            execution_units=execution_units,
+            requires_resource_locking=requires_resource_locking,
+            default_event_emission_domains=default_event_emission_domains,
         )
         self._versions = {
-            version: _Version(
-                machine,
-                OrchestrationEmitter(
-                    source=self.source,
-                    self_contract=machine.contracts.self_contract,
-                    services=machine.contracts.services.by_accepts_type,
-                    execution_units=execution_units,
-                    service_domains=domains["services"],
-                    complete_domains=domains["complete"],
-                ),
-            )
+            version: _Version(machine, self._emitter(machine.contracts))
             for version, machine in by_version.items()
         }
-        self._wrapper = OrchestrationWrapper(
-            source=self.source,
-            memory=memory,
-            requires_resource_locking=requires_resource_locking,
-            system_errors=SystemErrorEmitter(
-                source=self.source,
-                contract=self.contract,
-                execution_units=execution_units,
-                domains=domains["system_error"],
-            ),
-        )
-
-    @property
-    def memory(self) -> IMachineMemory:
-        """The machine memory."""
-        return self._wrapper.memory
-
-    @property
-    def requires_resource_locking(self) -> bool:
-        """Whether each step holds the workflow's lock."""
-        return self._wrapper.requires_resource_locking
-
-    def execute(self, event: ArvoEvent) -> list[ArvoEvent]:
-        """Run one workflow step for ``event`` and return the events it emits.
-
-        Raises:
-            ViolationError: see ARVO_MODEL 3.3 (input, configuration, subject, memory).
-        """
-        return self._wrapper.execute(event, self._step)
 
     def _step(self, step: StepInput) -> Step:
         version = self._versions.get(step.subject.orchestrator.version)
         if version is None:
-            raise ConfigViolation(
-                f"No machine for {self.source} version {step.subject.orchestrator.version!r} "
-                f"(event id={step.event.id!r})",
-                {"initiatingEvent": step.event},
+            raise violation_for(
+                ConfigViolation,
+                f"No machine for {self.source} version {step.subject.orchestrator.version!r}",
+                step.event,
             )
         event = validate_input(step.event, version.machine.contracts)
         previous = step.state["state"] if step.state is not None else None
@@ -155,12 +105,13 @@ class ArvoOrchestrator:
     def _finish(
         self, version: _Version, step: StepInput, event: ArvoEvent, moved: MachineStep
     ) -> Step:
-        items = list(moved.emitted)
-        output = moved.snapshot["output"]
-        if moved.completed and output is not None:
-            items.append(version.emitter.completion(output, step.subject, event))
-        emitted = version.emitter.events(
-            items, event=event, parent_subject=step.parent_subject, init_event_id=step.init_event_id
+        emitted = version.emitter.step_events(
+            moved.emitted,
+            moved.snapshot["output"] if moved.completed else None,
+            subject=step.subject,
+            event=event,
+            parent_subject=step.parent_subject,
+            init_event_id=step.init_event_id,
         )
         record = {
             "executionStatus": "normal",

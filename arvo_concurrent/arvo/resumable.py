@@ -36,30 +36,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from arvo_concurrent.arvo.contract import ArvoContract
-from arvo_concurrent.arvo.domain import ArvoDomain
-from arvo_concurrent.arvo.emittable import (
-    OrchestrationEmitter,
-    SystemErrorEmitter,
-    as_items,
-    emission_domains,
-)
+from arvo_concurrent.arvo.emittable import OrchestrationEmitter, as_items
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.arvo.handler import (
-    HandlerConfigError,
-    SystemErrorSchema,
-    check_handler_versions,
-)
+from arvo_concurrent.arvo.handler import check_handler_versions
 from arvo_concurrent.arvo.injection import Injector
 from arvo_concurrent.arvo.orchestration import (
     OrchestrationContracts,
-    OrchestrationWrapper,
-    ServiceIndex,
     Step,
     StepInput,
-    check_orchestrator_contract,
+    WorkflowHandler,
+    bind_contracts,
     validate_input,
 )
-from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation
+from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation, violation_for
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = ["ArvoResumable", "create_arvo_resumable"]
@@ -74,11 +63,6 @@ RESUMABLE_PARAMETERS = (
     "domain",
 )
 _RESULT_KEYS = frozenset({"context", "output", "services"})
-_DEFAULT_DOMAINS = {
-    "services": (ArvoDomain.LOCAL,),
-    "complete": (ArvoDomain.ORCHESTRATION_CONTEXT,),
-    "system_error": (ArvoDomain.ORCHESTRATION_CONTEXT,),
-}
 
 
 class _Version(NamedTuple):
@@ -88,7 +72,7 @@ class _Version(NamedTuple):
     contracts_param: dict[str, Any]
 
 
-class ArvoResumable:
+class ArvoResumable(WorkflowHandler):
     """A resumable workflow; see the module docstring.
 
     Thread-safe: ``execute`` may run for several events at once; the machine memory's
@@ -120,77 +104,40 @@ class ArvoResumable:
         requires_resource_locking: bool = True,
         default_event_emission_domains: Mapping[str, Sequence[str | None]] | None = None,
     ) -> None:
-        own, services = _bind_contracts(contracts)
+        own, services = bind_contracts(
+            contracts,
+            ArvoContract,
+            "contracts['self'] must be an orchestrator ArvoContract (all its versions are served)",
+        )
         check_handler_versions(own, handler)
-        domains = emission_domains(default_event_emission_domains, _DEFAULT_DOMAINS)
-        self.contract = own
-        self.source: str = own.type
-        self.execution_units = execution_units
-        self.system_error_schema = SystemErrorSchema(own.system_error.type, own.system_error.schema)
+        super().__init__(
+            contract=own,
+            memory=memory,
+            execution_units=execution_units,
+            requires_resource_locking=requires_resource_locking,
+            default_event_emission_domains=default_event_emission_domains,
+        )
         self._versions = {
-            version: self._bind_version(own, version, services, fn, domains)
+            version: self._bind_version(OrchestrationContracts(own.version(version), services), fn)
             for version, fn in handler.items()
         }
-        self._wrapper = OrchestrationWrapper(
-            source=self.source,
-            memory=memory,
-            requires_resource_locking=requires_resource_locking,
-            system_errors=SystemErrorEmitter(
-                source=self.source,
-                contract=own,
-                execution_units=execution_units,
-                domains=domains["system_error"],
-            ),
-        )
 
-    @property
-    def memory(self) -> IMachineMemory:
-        """The machine memory."""
-        return self._wrapper.memory
-
-    @property
-    def requires_resource_locking(self) -> bool:
-        """Whether each step holds the workflow's lock."""
-        return self._wrapper.requires_resource_locking
-
-    def execute(self, event: ArvoEvent) -> list[ArvoEvent]:
-        """Run one workflow step for ``event`` and return the events it emits.
-
-        Raises:
-            ViolationError: see ARVO_MODEL 3.3 (input, configuration, subject, memory).
-        """
-        return self._wrapper.execute(event, self._step)
-
-    def _bind_version(
-        self,
-        own: ArvoContract,
-        version: str,
-        services: ServiceIndex,
-        fn: Callable[..., Any],
-        domains: Mapping[str, tuple[str | None, ...]],
-    ) -> _Version:
-        bound = OrchestrationContracts(own.version(version), services)
+    def _bind_version(self, bound: OrchestrationContracts, fn: Callable[..., Any]) -> _Version:
+        version = bound.self_contract.version
         return _Version(
             contracts=bound,
             call=Injector(fn, RESUMABLE_PARAMETERS, f"resumable handler for version {version}"),
-            emitter=OrchestrationEmitter(
-                source=self.source,
-                self_contract=bound.self_contract,
-                services=services.by_accepts_type,
-                execution_units=self.execution_units,
-                service_domains=domains["services"],
-                complete_domains=domains["complete"],
-            ),
-            contracts_param={"self": bound.self_contract, "services": dict(services.by_name)},
+            emitter=self._emitter(bound),
+            contracts_param={"self": bound.self_contract, "services": dict(bound.services.by_name)},
         )
 
     def _step(self, step: StepInput) -> Step:
         version = self._versions.get(step.subject.orchestrator.version)
         if version is None:
-            raise ConfigViolation(
-                f"No handler for {self.source} version {step.subject.orchestrator.version!r} "
-                f"(event id={step.event.id!r})",
-                {"initiatingEvent": step.event},
+            raise violation_for(
+                ConfigViolation,
+                f"No handler for {self.source} version {step.subject.orchestrator.version!r}",
+                step.event,
             )
         event = validate_input(step.event, version.contracts)
         state = step.state
@@ -232,10 +179,13 @@ class ArvoResumable:
             returned.get("services"), what=f"Resumable {self.source} services", event=event
         )
         output = returned.get("output")
-        if output is not None:
-            items = [*items, version.emitter.completion(output, step.subject, event)]
-        emitted = version.emitter.events(
-            items, event=event, parent_subject=step.parent_subject, init_event_id=step.init_event_id
+        emitted = version.emitter.step_events(
+            items,
+            output,
+            subject=step.subject,
+            event=event,
+            parent_subject=step.parent_subject,
+            init_event_id=step.init_event_id,
         )
         previous = step.state.get("state$$") if step.state is not None else None
         record: dict[str, Any] = {
@@ -281,35 +231,21 @@ def _returned(result: object, event: ArvoEvent) -> Mapping[str, Any]:
     if result is None:
         return {}
     if not isinstance(result, Mapping):
-        raise ContractViolation(
+        raise violation_for(
+            ContractViolation,
             f"A resumable handler must return None or a dict with context/output/services, "
-            f"got {result!r} (event id={event.id!r})",
-            {"initiatingEvent": event},
+            f"got {result!r}",
+            event,
         )
     unknown = result.keys() - _RESULT_KEYS
     if unknown:
-        raise ContractViolation(
+        raise violation_for(
+            ContractViolation,
             f"A resumable handler returned unknown keys {sorted(unknown)}; allowed: "
-            f"{sorted(_RESULT_KEYS)} (event id={event.id!r})",
-            {"initiatingEvent": event},
+            f"{sorted(_RESULT_KEYS)}",
+            event,
         )
     return result
-
-
-def _bind_contracts(contracts: object) -> tuple[ArvoContract, ServiceIndex]:
-    if not isinstance(contracts, Mapping) or set(contracts) != {"self", "services"}:
-        raise HandlerConfigError(
-            "contracts", contracts, "contracts must be {'self': ..., 'services': {...}}"
-        )
-    own = contracts["self"]
-    if not isinstance(own, ArvoContract):
-        raise HandlerConfigError(
-            "contracts['self']",
-            own,
-            "contracts['self'] must be an orchestrator ArvoContract (all its versions are served)",
-        )
-    check_orchestrator_contract(own, "contracts['self']")
-    return own, ServiceIndex.build(contracts["services"], own.uri)
 
 
 def create_arvo_resumable(

@@ -8,8 +8,9 @@ exception objects, safe to pass between threads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from arvo_concurrent.errors import ArvoConcurrentError
 
@@ -22,7 +23,10 @@ __all__ = [
     "ViolationError",
     "is_transaction_violation_error",
     "is_violation_error",
+    "violation_for",
 ]
+
+_V = TypeVar("_V", bound="ViolationError")
 
 
 class ViolationError(ArvoConcurrentError):
@@ -94,6 +98,11 @@ class TransactionViolation(ViolationError):  # noqa: N818  # Arvo's name
             f"[{self.cause.value}] {message}",
             {"initiatingEvent": initiating_event},
         )
+
+
+def violation_for(kind: Callable[[str, dict[str, Any]], _V], message: str, event: Any) -> _V:
+    """A ``kind`` violation about ``event``: ``message (event id=...)``, event in the metadata."""
+    return kind(f"{message} (event id={event.id!r})", {"initiatingEvent": event})
 
 
 def is_violation_error(error: object) -> bool:
