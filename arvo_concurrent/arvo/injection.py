@@ -56,11 +56,6 @@ class Injector:
         self._fn = fn
         self._names, self._takes_all = _declared_names(fn, available, role)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The parameter names the function declared (all available ones for ``**kwargs``)."""
-        return self._names
-
     def wants(self, name: str) -> bool:
         """Whether the function receives ``name``, so callers can skip costly values."""
         return self._takes_all or name in self._names

@@ -18,6 +18,7 @@ from arvo_concurrent.arvo import (
 )
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.orchestrator import ArvoOrchestrator
+from arvo_concurrent.arvo.resumable import ArvoResumable
 from tests.arvo.contracts import (
     add_contract,
     average_workflow_contract,
@@ -191,10 +192,9 @@ def test_a_violation_in_the_step_writes_nothing_and_still_unlocks() -> None:
     assert memory.operations() == ["lock", "read", "unlock"]
 
 
-def test_a_failing_workflow_writes_a_failure_record_and_ignores_later_events() -> None:
-    memory = RecordingMemory()
+def rejected_workflow(memory: RecordingMemory) -> tuple[ArvoResumable, ArvoEvent, ArvoEvent]:
+    """A weighted average started on ``memory``, its init, and the refused approval for it."""
     resumable = weighted_average_resumable(memory)
-    approval = create_arvo_event_factory(human_approval_contract.version("1.0.0"))
     init = create_arvo_event_factory(resumable.contract.version("1.0.0")).accepts(
         source=TEST_SOURCE,
         data={
@@ -203,8 +203,15 @@ def test_a_failing_workflow_writes_a_failure_record_and_ignores_later_events() -
         },
     )
     (request,) = resumable.execute(init)
-    state = memory.store[init.subject]
     (rejection,) = human_approval_handler(approve=False).execute(request)
+    return resumable, init, rejection
+
+
+def test_a_failing_workflow_writes_a_failure_record_and_ignores_later_events() -> None:
+    memory = RecordingMemory()
+    resumable, init, rejection = rejected_workflow(memory)
+    approval = create_arvo_event_factory(human_approval_contract.version("1.0.0"))
+    state = memory.store[init.subject]
 
     (error,) = resumable.execute(rejection)
     assert error.type == "sys.arvo.orc.weighted.average.error"
@@ -228,16 +235,7 @@ def test_a_failing_workflow_writes_a_failure_record_and_ignores_later_events() -
 
 def test_failure_record_write_errors_are_swallowed() -> None:
     memory = RecordingMemory()
-    resumable = weighted_average_resumable(memory)
-    init = create_arvo_event_factory(resumable.contract.version("1.0.0")).accepts(
-        source=TEST_SOURCE,
-        data={
-            "parentSubject$$": None,
-            "input": [{"value": 1, "weight": 1}, {"value": 2, "weight": 0}],
-        },
-    )
-    (request,) = resumable.execute(init)
-    (rejection,) = human_approval_handler(approve=False).execute(request)
+    resumable, _, rejection = rejected_workflow(memory)
     memory.fail_on["write"] = ConnectionError("down")
     (error,) = resumable.execute(rejection)
     assert error.data["errorMessage"] == "Unable to obtain human approval"
