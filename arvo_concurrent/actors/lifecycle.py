@@ -4,7 +4,8 @@
 :class:`threading.Event` (so ``tenacity.sleep_using_event`` and ``Event.wait`` work on
 it) that only its owner can set. :func:`await_stopped` waits for many actors to stop
 against one shared deadline, which ``ActorRegistry.stop_all(timeout=)`` cannot do (its
-timeout is per actor, and one straggler leaves the rest unstopped).
+timeout is per actor, and one straggler leaves the rest unstopped). :class:`Closeable`
+makes anything with a ``close()`` a context manager.
 """
 
 from __future__ import annotations
@@ -13,16 +14,43 @@ import logging
 import time
 from collections.abc import Iterable
 from threading import Event
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pykka
 
-__all__ = ["ClosingSignal", "StopRequest", "await_stopped", "deadline_after", "remaining"]
+__all__ = [
+    "Closeable",
+    "ClosingSignal",
+    "StopRequest",
+    "await_stopped",
+    "deadline_after",
+    "remaining",
+]
 
 logger = logging.getLogger(__name__)
 
 StopRequest = tuple[pykka.ActorRef[Any], pykka.Future[bool]]
 """An actor that was asked to stop, and the future its stop acknowledgement sets."""
+
+
+class Closeable:
+    """Base of everything that owns threads: ``with x:`` calls ``x.close()`` on the way out."""
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Release what the object owns; idempotent. Subclasses implement it."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class ClosingSignal(Event):

@@ -41,13 +41,13 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Protocol
 
 import msgspec
 import pykka
 
 from arvo_concurrent.actors.lifecycle import (
+    Closeable,
     ClosingSignal,
     StopRequest,
     await_stopped,
@@ -121,7 +121,7 @@ class LineagePublisher:
         self._broker._route(event, self.lineage)
 
 
-class ConcurrentEventBroker:
+class ConcurrentEventBroker(Closeable):
     """Routes each published event to the handler subscribed to its ``to``.
 
     Events are duck-typed: only ``event.to`` is read. Every method is thread-safe and
@@ -357,17 +357,6 @@ class ConcurrentEventBroker:
             return self._router.ask(message, block=True, timeout=_CONTROL_TIMEOUT_S)
         except pykka.ActorDeadError:
             raise ClosedError("broker") from None
-
-    def __enter__(self) -> ConcurrentEventBroker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

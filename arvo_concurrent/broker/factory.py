@@ -15,9 +15,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from types import TracebackType
 from typing import Any
 
+from arvo_concurrent.actors.lifecycle import Closeable
 from arvo_concurrent.broker.broker import ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
 from arvo_concurrent.broker.errors import ResolveTimeoutError
@@ -55,7 +55,7 @@ class _Capture:
             self.last = event
 
 
-class ConcurrentEventBrokerHandle:
+class ConcurrentEventBrokerHandle(Closeable):
     """What :func:`create_concurrent_event_broker` returns.
 
     Unpacks as ``broker, resolve = handle`` and is a context manager that closes the
@@ -120,17 +120,6 @@ class ConcurrentEventBrokerHandle:
     def close(self, timeout: float | None = 10.0) -> None:
         """Close the broker (see :meth:`ConcurrentEventBroker.close`). Idempotent."""
         self.broker.close(timeout)
-
-    def __enter__(self) -> ConcurrentEventBrokerHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def create_concurrent_event_broker(

@@ -6,13 +6,12 @@ import contextlib
 import itertools
 import logging
 import threading
-import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 import pykka
 
+from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
 from arvo_concurrent.actors.scheduler import Scheduler, acquire_shared_scheduler
 from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.actor import MemoryActor
@@ -52,7 +51,7 @@ def _require_id(machine_id: object, operation: str) -> str:
     return machine_id
 
 
-class ConcurrentMachineMemory:
+class ConcurrentMachineMemory(Closeable):
     """In-process machine memory: workflow states with leased, fenced, FIFO locks.
 
     Every state and lock operation is a message to one memory actor (a Pykka actor on a
@@ -306,27 +305,15 @@ class ConcurrentMachineMemory:
             if self._closed:
                 return
             self._closed = True
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         try:
             self._ref.stop(block=True, timeout=timeout)
         except pykka.Timeout:
             logger.warning("The memory actor did not stop within %s s", timeout)
         for thread in self._actor_threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            thread.join(remaining(deadline))
         if self._owns_scheduler:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._scheduler.close(remaining)
-
-    def __enter__(self) -> ConcurrentMachineMemory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+            self._scheduler.close(remaining(deadline))
 
     # -- messaging ---------------------------------------------------------------------
 
