@@ -20,8 +20,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-import pykka
-
+from arvo_concurrent.actors.base import LibraryActor
 from arvo_concurrent.actors.messages import Install, Remove, RemoveAll, Seal
 from arvo_concurrent.actors.pool import HandlerPool
 
@@ -48,13 +47,11 @@ class RouteTable:
         self.pools: Mapping[str, HandlerPool] = MappingProxyType({})
 
 
-class Router(pykka.ThreadingActor):
+class Router(LibraryActor):
     """Serializes changes to a :class:`RouteTable`. Ask it; it never blocks on anyone.
 
     It runs no user code, so it cannot be slowed or killed by a handler.
     """
-
-    use_daemon_thread = True
 
     def __init__(self, table: RouteTable) -> None:
         super().__init__()

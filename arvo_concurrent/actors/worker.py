@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pykka
 
+from arvo_concurrent.actors.base import LibraryActor
 from arvo_concurrent.actors.messages import Dispatch
 
 __all__ = ["PoolWorker", "WorkerHost", "current_worker"]
@@ -46,14 +47,12 @@ def current_worker() -> pykka.ActorRef[PoolWorker] | None:
     return ref
 
 
-class PoolWorker(pykka.ThreadingActor):
+class PoolWorker(LibraryActor):
     """A thread that serves one pool. Nothing raised by the pool escapes it.
 
     A tell-delivered message that raises kills a Pykka actor, and an exception in
     ``on_start`` does too, so both hooks log what escapes and the worker lives on.
     """
-
-    use_daemon_thread = True
 
     def __init__(self, host: WorkerHost) -> None:
         super().__init__()

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pykka
 
+from arvo_concurrent.actors.base import LibraryActor
 from arvo_concurrent.actors.scheduler import Scheduler
 from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.alarm import Alarm
@@ -39,7 +40,7 @@ __all__ = ["MemoryActor"]
 logger = logging.getLogger(__name__)
 
 
-class MemoryActor(pykka.ThreadingActor):
+class MemoryActor(LibraryActor):
     """Serialises every memory operation; grants locks FIFO per id; expires leases on a timer.
 
     Args:
@@ -49,8 +50,6 @@ class MemoryActor(pykka.ThreadingActor):
             so that holders' unsent writes reach the actor before their leases expire.
         started: the actor appends its thread here when it starts, so ``close`` can join it.
     """
-
-    use_daemon_thread = True
 
     def __init__(
         self,
