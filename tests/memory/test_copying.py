@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import enum
 import math
 from typing import Any
 
@@ -39,9 +41,16 @@ class Point(msgspec.Struct):
     x: int
 
 
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
 @pytest.mark.parametrize(
     "value",
     [
+        {"nested": {"colour": Colour.RED}},
+        {"ordered": collections.OrderedDict(a=1)},
+        {"huge": 2**70},
         {"pair": (1, 2)},
         {"tags": {"a", "b"}},
         {"point": Point(1)},
@@ -53,18 +62,34 @@ class Point(msgspec.Struct):
 def test_values_outside_json_keep_their_types(value: dict[Any, Any]) -> None:
     clone = copy_state(value)
     assert clone == value
-    assert [type(v) for v in clone.values()] == [type(v) for v in value.values()]
-    assert [type(k) for k in clone] == [type(k) for k in value]
+    assert types_of(clone) == types_of(value)
 
 
-def test_nan_and_objects_msgspec_cannot_encode_still_copy_deeply() -> None:
+def types_of(value: Any) -> list[type]:
+    if isinstance(value, dict):
+        return [type(value), *(t for k, v in value.items() for t in (type(k), *types_of(v)))]
+    if isinstance(value, list | tuple):
+        return [type(value), *(t for v in value for t in types_of(v))]
+    return [type(value)]
+
+
+def test_shared_sub_objects_stay_shared_inside_the_copy_only() -> None:
+    shared = {"n": 1}
+    value = {"a": shared, "b": shared}
+    clone = copy_state(value)
+    assert clone["a"] is clone["b"]
+    assert clone["a"] is not shared
+
+
+def test_nan_and_objects_pickle_cannot_handle_still_copy_deeply() -> None:
     class Box:
         def __init__(self) -> None:
             self.items = [1]
 
-    value = {"nan": math.nan, "box": Box()}
+    value = {"nan": math.nan, "box": Box(), "fn": lambda: 1}
     clone = copy_state(value)
     assert math.isnan(clone["nan"])
     assert clone["box"] is not value["box"]
     assert clone["box"].items == [1]
     assert clone["box"].items is not value["box"].items
+    assert clone["fn"]() == 1
