@@ -58,6 +58,7 @@ from arvo_concurrent.arvo.violations import (
     ViolationError,
     violation_for,
 )
+from arvo_concurrent.memory.errors import FencingError
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = [
@@ -414,6 +415,14 @@ class OrchestrationWrapper:
             self.memory.write(
                 event.subject, record, state, self._metadata(event, subject, parent_subject)
             )
+        except FencingError as exc:
+            # Our lease was lost and another holder carries the workflow on: telling the
+            # initiator it failed would be false. The broker retries the event instead.
+            raise TransactionViolation(
+                TransactionCause.WRITE_MACHINE_MEMORY_FAILURE,
+                f"Lost the workflow's lock before recording its failure (event id={event.id!r})",
+                event,
+            ) from exc
         except Exception:  # noqa: BLE001 - any store failure: logged, errors still go out
             # The system error events still tell the initiator; the write's own failure
             # is only worth a log line, as in arvo-event-handler.

@@ -19,6 +19,7 @@ from arvo_concurrent.arvo import (
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.orchestrator import ArvoOrchestrator
 from arvo_concurrent.arvo.resumable import ArvoResumable
+from arvo_concurrent.memory import FencingError
 from tests.arvo.contracts import (
     add_contract,
     average_workflow_contract,
@@ -239,6 +240,16 @@ def test_failure_record_write_errors_are_swallowed() -> None:
     memory.fail_on["write"] = ConnectionError("down")
     (error,) = resumable.execute(rejection)
     assert error.data["errorMessage"] == "Unable to obtain human approval"
+
+
+def test_a_fenced_failure_record_is_a_transaction_violation_not_a_false_failure() -> None:
+    memory = RecordingMemory()
+    resumable, _, rejection = rejected_workflow(memory)
+    memory.fail_on["write"] = FencingError(rejection.subject, "us", "them", 7)
+    with pytest.raises(TransactionViolation, match="WRITE_MACHINE_MEMORY_FAILURE") as info:
+        resumable.execute(rejection)
+    assert isinstance(info.value.__cause__, FencingError)
+    assert memory.operations()[-1] == "unlock"
 
 
 def test_memory_must_implement_the_protocol() -> None:
