@@ -103,17 +103,28 @@ class HandlerPool:
         with self._lock:
             if self._closed:
                 return False
-            if self._idle:
+            while self._idle:
                 worker = self._idle.pop()
-                self._running += 1
-            else:
-                self._backlog.append(item)
-                spawn = self._reserve_start()
-                worker = None
-        if worker is not None:
-            worker.tell(Dispatch(item))
-        elif spawn:
+                if self._dispatch(worker, item):
+                    self._running += 1
+                    return True
+            self._backlog.append(item)
+            spawn = self._reserve_start()
+        if spawn:
             self._start_worker()
+        return True
+
+    def _dispatch(self, worker: WorkerRef, item: Any) -> bool:
+        # Caller holds the lock. Telling under it orders the Dispatch before any stop a
+        # close() sends (close takes the lock first), so Pykka never drops it unseen;
+        # the tell cannot block, the inbox being an unbounded SimpleQueue.
+        try:
+            worker.tell(Dispatch(item))
+        except pykka.ActorDeadError:
+            # Stopped by someone else (the host's ActorRegistry.stop_all()): forget it,
+            # so that the item goes to another worker or a new one.
+            self._workers.remove(worker)
+            return False
         return True
 
     def _reserve_start(self) -> bool:
@@ -149,11 +160,12 @@ class HandlerPool:
             self._workers.append(worker)
             self._enlisted.notify_all()
             item = self._take(worker)
+            if item is not _NOTHING:
+                # Told under the lock, as in submit; the worker is alive: it runs this.
+                worker.tell(Dispatch(item))
             spawn = not self._closed and self._reserve_start()
         if spawn:
             self._start_worker()
-        if item is not _NOTHING:
-            worker.tell(Dispatch(item))
 
     def serve(self, item: Any, worker: WorkerRef) -> None:
         """Run ``item`` and then every backlog item this worker can take; runs on ``worker``."""

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.actors.pool import HandlerPool, PoolLoad
+from arvo_concurrent.actors.worker import current_worker
 
 WAIT_S = 5.0
 
@@ -167,3 +168,24 @@ def test_execute_raising_is_logged_and_the_worker_keeps_serving(
     assert rec.items == ["good"]
     assert pool.load().workers == 1
     assert any("boom" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_an_idle_worker_stopped_by_someone_else_is_replaced(make_pool: Any) -> None:
+    # The host may stop every Pykka actor (ActorRegistry.stop_all()): the next item
+    # must neither be lost in a dead inbox nor raise ActorDeadError in the submitter.
+    ran_on: list[Any] = []
+    done = threading.Semaphore(0)
+
+    def execute(item: Any) -> None:
+        ran_on.append(current_worker())
+
+    pool = make_pool(1, execute, lambda item: done.release())
+    pool.submit("first")
+    assert done.acquire(timeout=WAIT_S)
+    assert ran_on[0] is not None
+    assert ran_on[0].stop(timeout=WAIT_S)
+    assert pool.submit("second")
+    assert done.acquire(timeout=WAIT_S)
+    assert ran_on[1] is not None
+    assert ran_on[1] is not ran_on[0]
+    assert pool.load() == PoolLoad(running=0, waiting=0, workers=1)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import arvo_concurrent.actors.pool as pool_module
 from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.broker import ConcurrentEventBroker, EventDroppedError, RoutingError
 from arvo_concurrent.errors import ClosedError
@@ -146,6 +147,47 @@ def test_publishing_while_unsubscribing_accounts_for_every_event(
     assert handled.count + len(errors.calls) == published
     assert handled.count >= 1
     assert any(isinstance(error, RoutingError) for error in errors.errors)
+
+
+# How long the racing unsubscribe below gets to run inside the dispatch window. It only
+# widens the window: with the pool lock held across the dispatch, the unsubscribe waits
+# for it whatever this is, and the test's outcome does not depend on it.
+_RACE_WINDOW_S = 0.2
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["to-an-idle-worker", "to-a-new-worker"])
+def test_an_unsubscribe_racing_a_dispatch_loses_no_event(
+    warm: bool, broker: ConcurrentEventBroker, errors: Errors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the pool used to tell a worker its Dispatch after releasing its lock.
+    # An unsubscribe in between stopped the worker first, Pykka dropped the Dispatch, and
+    # the event neither ran nor was reported (wait_for_idle hung), or the publisher got
+    # an ActorDeadError.
+    handled = Counter()
+    unsubscribe = broker.subscribe(handled, topic="t", prefetch=1)
+    if warm:
+        broker.publish(Ev(to="t", id=0))
+        broker.wait_for_idle(WAIT_S)
+    racer, raced = threading.Thread(target=unsubscribe), threading.Event()
+    real_dispatch = pool_module.Dispatch
+
+    def dispatch_with_a_racing_unsubscribe(item: Any) -> Any:
+        # Called where the pool hands event 1 to a worker (the publisher's thread when a
+        # worker is idle, the new worker's when it enlists).
+        if racer.ident is None:  # the first dispatch only
+            racer.start()
+            raced.set()
+            racer.join(_RACE_WINDOW_S)
+        return real_dispatch(item)
+
+    monkeypatch.setattr(pool_module, "Dispatch", dispatch_with_a_racing_unsubscribe)
+    broker.publish(Ev(to="t", id=1))
+    assert raced.wait(WAIT_S)
+    racer.join(WAIT_S)
+    broker.wait_for_idle(WAIT_S)
+    assert [event.id for event in handled.events] == ([0, 1] if warm else [1])
+    assert errors.calls == []
+    assert broker.topics == []
 
 
 def test_close_finishes_running_events_and_reports_waiting_ones(errors: Errors) -> None:
