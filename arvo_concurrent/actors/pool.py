@@ -70,8 +70,8 @@ class HandlerPool:
             is idle or has taken the next item), so that whoever waits for the item
             sees a pool that no longer counts it.
 
-    Neither callback should raise; if one does, the error is logged and the worker
-    keeps serving.
+    Neither callback should raise; if one does (even with a ``BaseException``), the
+    error is logged, the item is still settled, and the worker keeps serving.
     """
 
     def __init__(
@@ -173,14 +173,16 @@ class HandlerPool:
         while item is not _NOTHING:
             try:
                 execute(item)
-            except Exception:
+            except BaseException:
+                # A BaseException too: escaping the worker's message, it would make Pykka
+                # stop every actor in the process. The item is settled below either way.
                 logger.exception("Pool %r: executing %r failed", self.topic, item)
             with self._lock:
                 self._running -= 1
                 done, item = item, self._take(worker)
             try:
                 settle(done)
-            except Exception:
+            except BaseException:
                 logger.exception("Pool %r: settling %r failed", self.topic, done)
 
     def _take(self, worker: WorkerRef) -> Any:

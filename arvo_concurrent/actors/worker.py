@@ -51,7 +51,9 @@ class PoolWorker(LibraryActor):
     """A thread that serves one pool. Nothing raised by the pool escapes it.
 
     A tell-delivered message that raises kills a Pykka actor, and an exception in
-    ``on_start`` does too, so both hooks log what escapes and the worker lives on.
+    ``on_start`` does too, so both hooks log what escapes and the worker lives on. They
+    catch ``BaseException``: one that escapes makes Pykka stop every actor in the
+    process (``ActorRegistry.stop_all()``), the host application's included.
     """
 
     def __init__(self, host: WorkerHost) -> None:
@@ -63,7 +65,7 @@ class PoolWorker(LibraryActor):
         _local.worker = self.actor_ref
         try:
             self._host.enlist(self.actor_ref)
-        except Exception:
+        except BaseException:
             logger.exception("%s could not enlist", self)
 
     def on_receive(self, message: Any) -> None:
@@ -71,7 +73,7 @@ class PoolWorker(LibraryActor):
         if isinstance(message, Dispatch):
             try:
                 self._host.serve(message.item, self.actor_ref)
-            except Exception:
+            except BaseException:
                 logger.exception("%s: serving %r failed", self, message.item)
         else:
             logger.warning("%s ignored an unexpected message %r", self, message)

@@ -11,6 +11,7 @@ from arvo_concurrent.broker.broker import (
 from arvo_concurrent.broker.errors import (
     DomainedEventError,
     EventDroppedError,
+    HandlerAbortedError,
     IdleTimeoutError,
     InvalidEventError,
     ResolveTimeoutError,
@@ -25,6 +26,7 @@ __all__ = [
     "ConcurrentEventBroker",
     "DomainedEventError",
     "EventDroppedError",
+    "HandlerAbortedError",
     "IdleTimeoutError",
     "InvalidEventError",
     "LineagePublisher",

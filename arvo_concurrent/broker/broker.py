@@ -62,6 +62,7 @@ from arvo_concurrent.actors.worker import current_worker
 from arvo_concurrent.broker.errors import (
     DropReason,
     EventDroppedError,
+    HandlerAbortedError,
     IdleTimeoutError,
     InvalidEventError,
     RoutingError,
@@ -132,7 +133,8 @@ class ConcurrentEventBroker(Closeable):
 
     Args:
         on_error: ``on_error(error, event)``, called for a handler that raised (with
-            its exception), a routing failure (:class:`RoutingError`), a waiting event
+            its exception, or a :class:`HandlerAbortedError` wrapping a
+            ``BaseException``), a routing failure (:class:`RoutingError`), a waiting event
             dropped by ``unsubscribe``/``clear``/``close`` (:class:`EventDroppedError`)
             and a capture callback that raised. Default: log at ERROR level.
         scheduler: the timer service for delayed work; default: the process-wide one,
@@ -162,7 +164,9 @@ class ConcurrentEventBroker(Closeable):
 
         Args:
             fn: the handler; it runs on a pool worker thread, at most ``prefetch`` at
-                once. An exception it raises goes to ``on_error`` with the event.
+                once. An exception it raises goes to ``on_error`` with the event; a
+                ``BaseException`` that is not an ``Exception`` (``CancelledError``,
+                ``SystemExit``...) goes there as a :class:`HandlerAbortedError`.
             topic: the topic (an event's ``to``) to serve.
             prefetch: the most events of this topic that run at once (a positive int).
 
@@ -276,6 +280,8 @@ class ConcurrentEventBroker(Closeable):
             fn(item.event, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
             self.report(error, item.event)
+        except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
+            self.report(HandlerAbortedError(error, item.event), item.event)
 
     def report(self, error: Exception, event: Any) -> None:
         """Hand ``error`` and its ``event`` to ``on_error`` (or the log), in this thread.

@@ -17,6 +17,7 @@ __all__ = [
     "DomainedEventError",
     "DropReason",
     "EventDroppedError",
+    "HandlerAbortedError",
     "IdleTimeoutError",
     "InvalidEventError",
     "ResolveTimeoutError",
@@ -165,3 +166,26 @@ class DomainedEventError(ArvoConcurrentError, RuntimeError):
         )
         self.event = event
         self.reason = reason
+
+
+class HandlerAbortedError(ArvoConcurrentError, RuntimeError):
+    """User code on a pool worker raised a ``BaseException`` that is not an ``Exception``.
+
+    ``asyncio.CancelledError``, ``SystemExit``, ``KeyboardInterrupt`` or a custom
+    ``BaseException``: the worker catches it, reports this error to ``on_error`` with
+    the event, and keeps serving. Escaping the worker it would have made Pykka stop
+    every actor in the process (``ActorRegistry.stop_all()``), the host's included.
+
+    Attributes:
+        event: the event being handled.
+        error: the ``BaseException`` (also this error's ``__cause__``).
+    """
+
+    def __init__(self, error: BaseException, event: Any) -> None:
+        super().__init__(
+            f"Handler aborted by {error!r}, a BaseException that is "
+            f"not an Exception: caught on the worker and not retried. Event: {event!r}"
+        )
+        self.__cause__ = error
+        self.error = error
+        self.event = event

@@ -132,7 +132,7 @@ class HandlerPipeline:
         if isinstance(outcome, Failed):
             self._counts.add(failed=1)
             outcome.error.add_note(f"after {outcome.attempts} attempt(s) ({outcome.reason})")
-            self._report(_as_exception(outcome.error), source)
+            self._report(outcome.error, source)
             return None
         self._counts.add(succeeded=1)
         return source, list(outcome.value or ())
@@ -149,7 +149,3 @@ class HandlerPipeline:
                 )
         except Exception as error:  # noqa: BLE001 - reported; the other outputs still go out
             self._report(error, output)
-
-
-def _as_exception(error: BaseException) -> Exception:
-    return error if isinstance(error, Exception) else RuntimeError(repr(error))

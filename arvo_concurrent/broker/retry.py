@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import tenacity
 
+from arvo_concurrent.broker.errors import HandlerAbortedError
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
@@ -135,7 +136,7 @@ class Succeeded(msgspec.Struct, Generic[T], frozen=True):
 class Suppressed(msgspec.Struct, frozen=True):
     """``on_error`` answered SUPPRESS: the event is dropped without a broker error."""
 
-    error: BaseException
+    error: Exception
     attempts: int
 
 
@@ -143,15 +144,17 @@ class Failed(msgspec.Struct, frozen=True):
     """The event failed for good.
 
     ``reason`` is ``"exhausted"`` (no attempt left), ``"thrown"`` (on_error said THROW
-    or could not decide) or ``"closing"`` (the broker closed during a backoff).
+    or could not decide), ``"closing"`` (the broker closed during a backoff) or
+    ``"aborted"`` (the execution raised a ``BaseException`` that is not an
+    ``Exception``, wrapped in a :class:`HandlerAbortedError`; on_error is not asked).
     """
 
-    error: BaseException
+    error: Exception
     attempts: int
     reason: str
 
 
-OnError = Callable[[BaseException, RetryInfo], object]
+OnError = Callable[[Exception, RetryInfo], object]
 
 
 def run_with_retries(
@@ -176,6 +179,9 @@ def run_with_retries(
             return Succeeded(call(), attempt)
         except Exception as error:  # noqa: BLE001 - user code may raise anything
             failure: Exception = error
+        except BaseException as abort:  # noqa: BLE001 - see HandlerAbortedError
+            # A cancellation or exit request, not a transient failure: never retried.
+            return Failed(HandlerAbortedError(abort, event), attempt, "aborted")
         outcome = _after_failure(failure, attempt, policy, event, on_error)
         if outcome is not None:
             return outcome

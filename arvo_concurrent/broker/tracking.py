@@ -150,8 +150,9 @@ def _run_all(callbacks: list[Callable[[], object]]) -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:
-            # The releasing thread is usually a pool worker: a bad callback must not stop it.
+        except BaseException:
+            # The releasing thread is usually a pool worker: a bad callback must neither
+            # stop it nor skip the releases that follow (a BaseException included).
             logger.exception("Idle callback %r failed", callback)
 
 

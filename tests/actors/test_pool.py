@@ -189,3 +189,36 @@ def test_an_idle_worker_stopped_by_someone_else_is_replaced(make_pool: Any) -> N
     assert ran_on[1] is not None
     assert ran_on[1] is not ran_on[0]
     assert pool.load() == PoolLoad(running=0, waiting=0, workers=1)
+
+
+class CustomAbort(BaseException):
+    """A BaseException that is not an Exception."""
+
+
+def test_a_base_exception_from_execute_or_settle_is_logged_and_the_item_settled(
+    make_pool: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    settled: list[Any] = []
+
+    def execute(item: Any) -> None:
+        if item == "abort":
+            raise CustomAbort("in execute")
+        rec(item)
+
+    def settle(item: Any) -> None:
+        settled.append(item)
+        if item == "good":
+            raise CustomAbort("in settle")
+
+    pool = make_pool(1, execute, settle)
+    with caplog.at_level(logging.ERROR, logger="arvo_concurrent.actors.pool"):
+        pool.submit("abort")
+        pool.submit("good")
+        pool.submit("last")
+        assert rec.wait_for(2)
+    assert rec.items == ["good", "last"]
+    assert settled[:2] == ["abort", "good"]
+    assert pool.load().workers == 1
+    logged = {str(r.exc_info[1]) for r in caplog.records if r.exc_info}
+    assert {"in execute", "in settle"} <= logged

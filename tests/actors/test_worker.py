@@ -84,3 +84,42 @@ def test_worker_survives_a_failing_enlist(caplog: pytest.LogCaptureFixture) -> N
         assert any("could not enlist" in r.getMessage() for r in caplog.records)
     finally:
         ref.stop(timeout=WAIT_S)
+
+
+class CustomAbort(BaseException):
+    """A BaseException that is not an Exception."""
+
+
+class Echo(pykka.ThreadingActor):
+    """An unrelated actor: Pykka stops every actor when a BaseException escapes one."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+def test_a_base_exception_from_serve_stops_neither_the_worker_nor_other_actors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class AbortingHost(Host):
+        def serve(self, item: Any, worker: pykka.ActorRef[PoolWorker]) -> None:
+            if item == "abort":
+                raise CustomAbort("cancelled")
+            super().serve(item, worker)
+
+    host = AbortingHost()
+    echo = Echo.start()
+    ref = PoolWorker.start(host)
+    try:
+        with caplog.at_level(logging.ERROR, logger="arvo_concurrent.actors.worker"):
+            ref.tell(Dispatch("abort"))
+            ref.tell(Dispatch("after"))
+            assert host.served_event.wait(WAIT_S)
+        assert [item for item, _ in host.served] == ["after"]
+        assert ref.is_alive()
+        assert echo.ask("alive?", timeout=WAIT_S) == "alive?"
+        assert any("serving 'abort' failed" in r.getMessage() for r in caplog.records)
+    finally:
+        ref.stop(timeout=WAIT_S)
+        echo.stop(timeout=WAIT_S)

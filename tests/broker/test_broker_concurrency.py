@@ -3,14 +3,21 @@ handlers that fail, bad subscriptions, many publishers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pykka
 import pytest
 
-from arvo_concurrent.broker import ConcurrentEventBroker, SubscriptionError, TopicStats
+from arvo_concurrent.broker import (
+    ConcurrentEventBroker,
+    HandlerAbortedError,
+    SubscriptionError,
+    TopicStats,
+)
 from tests.broker.test_broker_basics import WAIT_S, Counter, Errors, Ev
 
 
@@ -152,6 +159,55 @@ def test_a_failing_handler_is_reported_and_its_worker_keeps_serving(
     stats = broker.get_stats("t")
     assert stats is not None
     assert stats.workers == 1
+
+
+class CustomAbort(BaseException):
+    """A BaseException of the user's own."""
+
+
+class Bystander(pykka.ThreadingActor):
+    """An actor of the host application, unrelated to the broker."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+@pytest.mark.parametrize(
+    "abort",
+    [asyncio.CancelledError(), SystemExit(3), KeyboardInterrupt(), CustomAbort("stop")],
+    ids=lambda abort: type(abort).__name__,
+)
+def test_a_handler_raising_a_base_exception_is_reported_and_stops_no_actor(
+    broker: ConcurrentEventBroker, errors: Errors, abort: BaseException
+) -> None:
+    # Escaping a worker's message, a BaseException makes Pykka stop every actor in the
+    # process: the host's own actors, other brokers, memory.
+    bystander = Bystander.start()
+    try:
+        served = Counter()
+
+        def handler(event: Any, publish: Any) -> None:
+            if event.id == 1:
+                raise abort
+            served(event, publish)
+
+        broker.subscribe(handler, topic="t", prefetch=1)
+        for i in range(3):
+            broker.publish(Ev(to="t", id=i))
+        broker.wait_for_idle(WAIT_S)
+        assert [e.id for e in served.events] == [0, 2]
+        [(error, event)] = errors.calls
+        assert isinstance(error, HandlerAbortedError)
+        assert error.error is abort
+        assert error.__cause__ is abort
+        assert error.event == event == Ev(to="t", id=1)
+        assert type(abort).__name__ in str(error)
+        assert bystander.ask("still here?", timeout=WAIT_S) == "still here?"
+        assert broker.topics == ["t"]
+    finally:
+        bystander.stop(timeout=WAIT_S)
 
 
 def test_on_error_that_raises_is_logged_and_kills_nothing(

@@ -86,7 +86,11 @@ def test_when_idle_runs_at_once_or_on_the_last_release(caplog: pytest.LogCapture
     def broken() -> None:
         raise RuntimeError("bad callback")
 
+    def aborting() -> None:
+        raise SystemExit("a BaseException")
+
     tracker.when_idle(broken)
+    tracker.when_idle(aborting)
     tracker.when_idle(lambda: calls.append("later"))
     future = tracker.idle_future()
     tracker.done()
@@ -96,7 +100,7 @@ def test_when_idle_runs_at_once_or_on_the_last_release(caplog: pytest.LogCapture
         tracker.done()
     assert calls == ["now", "later"]
     assert future.result(timeout=0) is None
-    assert any("Idle callback" in r.getMessage() for r in caplog.records)
+    assert len([r for r in caplog.records if "Idle callback" in r.getMessage()]) == 2
     # Callbacks fire once: the next idle period needs new ones.
     tracker.add()
     tracker.done()

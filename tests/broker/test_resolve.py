@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.arvo import ArvoEvent, create_arvo_event, create_arvo_event_factory
+from arvo_concurrent.broker.errors import HandlerAbortedError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
 from arvo_concurrent.memory import ConcurrentMachineMemory
 from tests.arvo.contracts import add_contract, average_workflow_contract
@@ -16,6 +18,7 @@ from tests.arvo.handlers import TEST_SOURCE, add_handler, average_orchestrator, 
 
 ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
 AVERAGE = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
+WAIT_S = 5.0
 
 
 class ScriptedHandler:
@@ -240,3 +243,28 @@ def test_the_last_event_routed_back_wins() -> None:
         result = handle.resolve(scripted_event(), timeout=5)
     assert result is not None
     assert result.data == {"n": 2}
+
+
+def test_a_cancelled_handler_is_reported_once_and_not_retried() -> None:
+    failures: list[tuple[Exception, Any]] = []
+    asked: list[Exception] = []
+
+    def cancelled(event: ArvoEvent) -> list[ArvoEvent]:
+        raise asyncio.CancelledError
+
+    handler = ScriptedHandler("com.test.scripted", cancelled)
+    entry = {"handler": handler, "on_error": lambda error, info: asked.append(error)}
+    with create_concurrent_event_broker(
+        [entry], on_broker_error=lambda error, event: failures.append((error, event))
+    ) as handle:
+        event = scripted_event()
+        assert handle.resolve(event, timeout=WAIT_S) is None
+        stats = handle.handler_stats("com.test.scripted")
+    [(error, reported)] = failures
+    assert isinstance(error, HandlerAbortedError)
+    assert isinstance(error.error, asyncio.CancelledError)
+    assert reported is event
+    assert "CancelledError" in str(error)
+    assert asked == []
+    assert stats is not None
+    assert (stats.executions, stats.retries, stats.failed) == (1, 0, 1)

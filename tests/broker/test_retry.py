@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 
+from arvo_concurrent.broker.errors import HandlerAbortedError
 from arvo_concurrent.broker.retry import (
     Failed,
     OnErrorAnswerError,
@@ -165,3 +167,25 @@ def test_closing_during_a_backoff_ends_the_wait_at_once() -> None:
 def test_bad_policy_values_are_named(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"retry.{field} must be"):
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_base_exception_ends_the_loop_at_once_without_asking_on_error() -> None:
+    asked: list[BaseException] = []
+
+    def cancelled() -> str:
+        raise asyncio.CancelledError("from a nested event loop")
+
+    outcome = run_with_retries(
+        cancelled,
+        RetryPolicy(max_retries=3),
+        event="evt",
+        closing=threading.Event(),
+        on_error=lambda error, info: asked.append(error),
+        sleep=lambda seconds: pytest.fail("an aborted execution must not be retried"),
+    )
+    assert isinstance(outcome, Failed)
+    assert (outcome.reason, outcome.attempts) == ("aborted", 1)
+    assert isinstance(outcome.error, HandlerAbortedError)
+    assert isinstance(outcome.error.error, asyncio.CancelledError)
+    assert outcome.error.event == "evt"
+    assert asked == []
