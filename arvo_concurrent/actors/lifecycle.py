@@ -5,12 +5,14 @@
 it) that only its owner can set. :func:`await_stopped` waits for many actors to stop
 against one shared deadline, which ``ActorRegistry.stop_all(timeout=)`` cannot do (its
 timeout is per actor, and one straggler leaves the rest unstopped). :class:`Closeable`
-makes anything with a ``close()`` a context manager.
+makes anything with a ``close()`` a context manager, and :func:`check_timeout` checks
+a ``timeout=`` argument the same way everywhere.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable
 from threading import Event
@@ -24,6 +26,7 @@ __all__ = [
     "ClosingSignal",
     "StopRequest",
     "await_stopped",
+    "check_timeout",
     "deadline_after",
     "remaining",
 ]
@@ -70,6 +73,22 @@ class ClosingSignal(Event):
 
     def _trip(self) -> None:
         Event.set(self)
+
+
+def check_timeout(timeout: object) -> None:
+    """Refuse a ``timeout=`` that is not None or a finite number of seconds >= 0.
+
+    Raises:
+        ValueError: naming the value.
+    """
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+    if math.isinf(timeout):
+        raise ValueError(
+            f"timeout must be finite (use None to wait without limit), got {timeout!r}"
+        )
 
 
 def deadline_after(timeout: float | None) -> float | None:

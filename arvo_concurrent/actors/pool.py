@@ -2,9 +2,11 @@
 
 Scheduling rules (what the broker promises about one handler):
 
-* at most ``prefetch`` items run at once, and exactly ``prefetch`` while that many wait;
+* at most ``prefetch`` items run at once, and exactly ``prefetch`` while that many wait
+  (but for the moment a worker settles one item before taking the next);
 * an item never waits while a worker is idle: there is no head-of-line blocking,
-  because an item is handed only to an idle worker, never queued behind a busy one;
+  because an item is handed only to an idle worker, never queued behind a busy one,
+  and a worker counts as idle only once it has settled its last item;
 * items beyond the running ones wait in one FIFO backlog shared by the pool's workers.
 
 Thread hand-offs are what a hop costs, so the pool keeps them to at most one per item:
@@ -66,9 +68,9 @@ class HandlerPool:
         topic: the topic this pool serves (for logs and stats).
         prefetch: the most items that run at once; a positive int.
         execute: runs one item on a worker thread.
-        settle: called on the same thread once the item's slot is free again (its worker
-            is idle or has taken the next item), so that whoever waits for the item
-            sees a pool that no longer counts it.
+        settle: called on the same thread once the pool no longer counts the item as
+            running, so that whoever it wakes sees a pool that does not count it; its
+            worker takes the next item, or goes idle, only after settle returned.
 
     Neither callback should raise; if one does (even with a ``BaseException``), the
     error is logged, the item is still settled, and the worker keeps serving.
@@ -169,7 +171,7 @@ class HandlerPool:
 
     def serve(self, item: Any, worker: WorkerRef) -> None:
         """Run ``item`` and then every backlog item this worker can take; runs on ``worker``."""
-        execute, settle = self._execute, self._settle
+        execute, settle, lock = self._execute, self._settle, self._lock
         while item is not _NOTHING:
             try:
                 execute(item)
@@ -177,13 +179,16 @@ class HandlerPool:
                 # A BaseException too: escaping the worker's message, it would make Pykka
                 # stop every actor in the process. The item is settled below either way.
                 logger.exception("Pool %r: executing %r failed", self.topic, item)
-            with self._lock:
+            with lock:
                 self._running -= 1
-                done, item = item, self._take(worker)
             try:
-                settle(done)
+                settle(item)
             except BaseException:
-                logger.exception("Pool %r: settling %r failed", self.topic, done)
+                logger.exception("Pool %r: settling %r failed", self.topic, item)
+            with lock:
+                # Only once settle returned: a worker listed idle must be free to run the
+                # next item at once, not busy in a callback that settle runs.
+                item = self._take(worker)
 
     def _take(self, worker: WorkerRef) -> Any:
         # Caller holds the lock: the next waiting item for ``worker``, else it goes idle.

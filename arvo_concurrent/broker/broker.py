@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -51,6 +50,7 @@ from arvo_concurrent.actors.lifecycle import (
     ClosingSignal,
     StopRequest,
     await_stopped,
+    check_timeout,
     deadline_after,
     remaining,
 )
@@ -309,7 +309,7 @@ class ConcurrentEventBroker(Closeable):
         Raises:
             IdleTimeoutError: the timeout passed first (a TimeoutError; "timed out").
         """
-        _check_timeout(timeout)
+        check_timeout(timeout)
         if not self._tracker.wait_idle(timeout):
             raise IdleTimeoutError(timeout or 0.0, self._tracker.pending)
 
@@ -331,7 +331,7 @@ class ConcurrentEventBroker(Closeable):
         own (daemon threads). Callable from a handler: it then does not wait for that
         handler's own worker.
         """
-        _check_timeout(timeout)
+        check_timeout(timeout)
         deadline = deadline_after(timeout)
         with self._lock:
             if self._closed:
@@ -396,15 +396,4 @@ def _check_subscription(fn: object, topic: object, prefetch: object) -> None:
     if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
         raise SubscriptionError(
             f"prefetch must be a positive int, got {prefetch!r} (topic '{topic}')", topic
-        )
-
-
-def _check_timeout(timeout: object) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
-        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
-    if math.isinf(timeout):
-        raise ValueError(
-            f"timeout must be finite (use None to wait without limit), got {timeout!r}"
         )

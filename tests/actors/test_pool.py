@@ -79,7 +79,7 @@ def test_sequential_items_reuse_one_lazily_started_worker(make_pool: Any) -> Non
     assert len(rec.threads) == 1
 
 
-def test_settle_runs_after_the_next_item_was_taken(make_pool: Any) -> None:
+def test_settle_runs_before_the_worker_takes_the_next_item(make_pool: Any) -> None:
     gate = threading.Event()
     rec = Recorder(gate)
     settled: list[tuple[Any, PoolLoad]] = []
@@ -89,7 +89,45 @@ def test_settle_runs_after_the_next_item_was_taken(make_pool: Any) -> None:
     gate.set()
     assert rec.wait_for(3)
     assert [item for item, _ in settled[:2]] == [0, 1]
-    assert settled[0][1].running == 1, "item 1 was taken before item 0 was settled"
+    # Item 0 no longer counts as running, and item 1 still waits: it was not taken yet.
+    assert settled[0][1] == PoolLoad(running=0, waiting=2, workers=1)
+    assert settled[1][1] == PoolLoad(running=0, waiting=1, workers=1)
+
+
+def test_a_worker_busy_in_settle_is_not_handed_the_next_item(make_pool: Any) -> None:
+    # Head-of-line blocking: the broker's settle runs idle callbacks, which can be slow.
+    # A worker used to be listed idle before its settle; the next item then went to it
+    # (the most recently idle) and waited behind the callback although another was free.
+    gates = {"x": threading.Event(), "slow": threading.Event()}
+    rec = Recorder()
+    x_settled, in_slow_settle, end_slow_settle = (threading.Event() for _ in range(3))
+
+    def execute(item: Any) -> None:
+        rec(item)
+        if item in gates:
+            assert gates[item].wait(WAIT_S)
+
+    def settle(item: Any) -> None:
+        if item == "x":
+            x_settled.set()
+        elif item == "slow":
+            in_slow_settle.set()
+            assert end_slow_settle.wait(2 * WAIT_S)
+
+    pool = make_pool(2, execute, settle)
+    pool.submit("x")
+    pool.submit("slow")
+    assert rec.wait_for(2)  # one worker each
+    try:
+        gates["x"].set()
+        assert x_settled.wait(WAIT_S)  # x's worker is idle, or about to be
+        gates["slow"].set()
+        assert in_slow_settle.wait(WAIT_S)
+        pool.submit("next")
+        assert rec.wait_for(3), "the next item waited behind a worker busy in settle"
+    finally:
+        end_slow_settle.set()
+    assert rec.items[2] == "next"
 
 
 def test_backlog_runs_in_fifo_order_beyond_prefetch(make_pool: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from arvo_concurrent.actors.worker import current_worker
 from arvo_concurrent.arvo import ArvoEvent, create_arvo_event, create_arvo_event_factory
 from arvo_concurrent.broker.errors import HandlerAbortedError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
@@ -268,3 +269,53 @@ def test_a_cancelled_handler_is_reported_once_and_not_retried() -> None:
     assert asked == []
     assert stats is not None
     assert (stats.executions, stats.retries, stats.failed) == (1, 0, 1)
+
+
+def held_echo(gate: threading.Event) -> ScriptedHandler:
+    """A prefetch-1 friendly handler: replies ``n`` to the source once ``gate`` is open."""
+
+    def script(event: ArvoEvent) -> list[ArvoEvent]:
+        assert gate.wait(WAIT_S)
+        return [reply(event, data={"n": event.data["n"]})]
+
+    return ScriptedHandler("com.test.scripted", script)
+
+
+def test_a_resolve_async_callback_may_resolve_again_on_the_same_busy_handler() -> None:
+    # The future used to complete on the pool worker: with prefetch 1, a done-callback
+    # that resolved again waited for the very worker it was blocking, until timeout.
+    gate, chained = threading.Event(), threading.Event()
+    results: list[Any] = []
+    with create_concurrent_event_broker([{"handler": held_echo(gate), "prefetch": 1}]) as handle:
+
+        def then(future: Any) -> None:
+            results.append((current_worker(), handle.resolve(scripted_event(n=2), timeout=WAIT_S)))
+            chained.set()
+
+        first = handle.resolve_async(scripted_event(n=1))
+        first.add_done_callback(then)  # registered while the event is held: runs on completion
+        gate.set()
+        assert first.result(timeout=WAIT_S).data == {"n": 1}
+        assert chained.wait(WAIT_S)
+    [(worker, final)] = results
+    assert worker is None, "the done-callback ran on a pool worker"
+    assert final.data == {"n": 2}
+
+
+def test_a_blocked_resolve_async_callback_holds_up_no_handler() -> None:
+    gate, in_callback, release = threading.Event(), threading.Event(), threading.Event()
+    with create_concurrent_event_broker([{"handler": held_echo(gate), "prefetch": 1}]) as handle:
+        first = handle.resolve_async(scripted_event(n=1))
+        first.add_done_callback(lambda _: (in_callback.set(), release.wait(WAIT_S)))
+        gate.set()
+        try:
+            assert in_callback.wait(WAIT_S)
+            assert handle.resolve(scripted_event(n=2), timeout=WAIT_S).data == {"n": 2}
+            later = handle.resolve_async(scripted_event(n=3))
+            handle.broker.wait_for_idle(WAIT_S)
+            assert not later.done(), "callbacks run one at a time, in completion order"
+        finally:
+            release.set()
+        assert later.result(timeout=WAIT_S).data == {"n": 3}
+    # close() ends the callback thread at once, instead of letting it linger for more.
+    assert "arvo-resolve-callbacks" not in {t.name for t in threading.enumerate()}
