@@ -39,4 +39,4 @@ class RemoveAll(msgspec.Struct, frozen=True):
 
 
 class Seal(msgspec.Struct, frozen=True):
-    """Asked of the router at close: forget every topic and refuse new ones. Replies the pools."""
+    """Asked of the router at close: forget every topic and refuse new ones. Replies None."""

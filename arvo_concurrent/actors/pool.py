@@ -33,8 +33,9 @@ from typing import Any
 import msgspec
 import pykka
 
+from arvo_concurrent.actors.lifecycle import StopRequest, await_stopped, remaining
 from arvo_concurrent.actors.messages import Dispatch
-from arvo_concurrent.actors.worker import PoolWorker
+from arvo_concurrent.actors.worker import PoolWorker, current_worker
 
 __all__ = ["HandlerPool", "PoolLoad"]
 
@@ -43,10 +44,6 @@ logger = logging.getLogger(__name__)
 WorkerRef = pykka.ActorRef[PoolWorker]
 
 _NOTHING: Any = object()
-
-# A worker start that has not enlisted after this long means a stalled process; close()
-# stops waiting for it then (its thread still ends on its own).
-_START_GRACE_S = 5.0
 
 
 class PoolLoad(msgspec.Struct, frozen=True):
@@ -60,9 +57,8 @@ class PoolLoad(msgspec.Struct, frozen=True):
 class HandlerPool:
     """Runs opaque items through ``execute`` on up to ``prefetch`` lazily started workers.
 
-    Every method is thread-safe and none blocks on a handler: ``submit`` may start a
-    worker thread, the rest only take the pool's lock (``close`` also waits for worker
-    starts in progress, which take well under a millisecond).
+    Every method is thread-safe and only ``join`` blocks on a handler: ``submit`` may
+    start a worker thread, the rest only take the pool's lock.
 
     Args:
         topic: the topic this pool serves (for logs and stats).
@@ -95,6 +91,7 @@ class HandlerPool:
         self._starting = 0
         self._running = 0
         self._closed = False
+        self._stops: list[StopRequest] = []
 
     def submit(self, item: Any) -> bool:
         """Run ``item`` now on an idle worker, or queue it (starting a worker if one is due).
@@ -161,11 +158,15 @@ class HandlerPool:
             self._starting -= 1
             self._workers.append(worker)
             self._enlisted.notify_all()
+            if self._closed:
+                # Started just before close(): it stops itself, and join() waits for it.
+                self._stops.append((worker, worker.stop(block=False)))
+                return
             item = self._take(worker)
             if item is not _NOTHING:
                 # Told under the lock, as in submit; the worker is alive: it runs this.
                 worker.tell(Dispatch(item))
-            spawn = not self._closed and self._reserve_start()
+            spawn = self._reserve_start()
         if spawn:
             self._start_worker()
 
@@ -199,26 +200,51 @@ class HandlerPool:
             self._idle.append(worker)
         return _NOTHING
 
-    def close(self) -> tuple[list[Any], list[WorkerRef]]:
-        """Refuse new items and hand back the waiting ones.
+    def close(self) -> list[Any]:
+        """Refuse new items, hand back the waiting ones, and ask every worker to stop.
 
-        Running items finish; the caller stops the returned workers (their stop message
-        queues behind the item they run). Waits for worker starts in progress, so that
-        every worker is returned. Idempotent: a second call returns nothing.
+        Running items finish first: a worker's stop queues behind the item it runs. A
+        worker still starting stops as soon as it enlists. Idempotent: a second call
+        returns nothing. Never blocks; :meth:`join` waits for the workers.
 
         Returns:
-            The items that were waiting, in FIFO order, and the workers to stop.
+            The items that were waiting, in FIFO order.
         """
         with self._lock:
             if self._closed:
-                return [], []
+                return []
             self._closed = True
             dropped = list(self._backlog)
             self._backlog.clear()
             self._idle.clear()
-            if not self._enlisted.wait_for(lambda: self._starting == 0, _START_GRACE_S):
-                logger.warning("Pool %r: a worker start did not finish", self.topic)
-            return dropped, list(self._workers)
+            self._stops = [(w, w.stop(block=False)) for w in self._workers]
+            return dropped
+
+    def join(self, deadline: float | None) -> int:
+        """After :meth:`close`, wait until every worker has stopped, or ``deadline``.
+
+        Blocks the caller (a monotonic ``deadline``; None: no limit). Called from one of
+        the pool's own workers (a handler closing its broker), it does not wait for
+        that worker, which can only stop once its handler returns.
+
+        Returns:
+            How many workers had not stopped (or not even started) by the deadline.
+        """
+        with self._lock:
+            starts_done = self._enlisted.wait_for(lambda: self._starting == 0, remaining(deadline))
+            unstarted = self._starting
+            requests = list(self._stops)
+        if not starts_done:
+            logger.warning("Pool %r: %d worker start(s) still pending", self.topic, unstarted)
+        me = current_worker()
+        return unstarted + await_stopped([r for r in requests if r[0] is not me], deadline)
+
+    def stopped(self) -> bool:
+        """Whether the pool is closed and none of its workers is alive or starting."""
+        with self._lock:
+            return (
+                self._closed and not self._starting and not any(w.is_alive() for w in self._workers)
+            )
 
     def load(self) -> PoolLoad:
         """A consistent snapshot of running and waiting items and started workers."""

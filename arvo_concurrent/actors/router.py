@@ -46,6 +46,10 @@ class RouteTable:
     def __init__(self) -> None:
         self.pools: Mapping[str, HandlerPool] = MappingProxyType({})
 
+    def clear(self) -> None:
+        """Empty the table: for a table whose router is gone (stopped by the host)."""
+        self.pools = MappingProxyType({})
+
 
 class Router(LibraryActor):
     """Serializes changes to a :class:`RouteTable`. Ask it; it never blocks on anyone.
@@ -69,7 +73,8 @@ class Router(LibraryActor):
             return self._remove_all()
         if isinstance(message, Seal):
             self._sealed = True
-            return self._remove_all()
+            self._remove_all()
+            return None
         logger.warning("%s ignored an unexpected message %r", self, message)
         return None
 

@@ -24,7 +24,6 @@ Hooks for ``create_concurrent_event_broker`` and ``resolve``:
   :mod:`arvo_concurrent.broker.tracking` for the counting rules.
 * ``closing`` is a read-only :class:`threading.Event` set when ``close()`` starts, so
   a retry backoff can wait on it and end early.
-* ``scheduler`` is the timer service the broker was given (or the shared one).
 
 Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then raise
 :class:`~arvo_concurrent.errors.ClosedError`), reports every waiting event to
@@ -32,6 +31,8 @@ Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then r
 running handlers finish within the deadline and stops every thread it started. A
 handler still running at the deadline is logged and left to end on its daemon
 thread. Call ``wait_for_idle()`` before ``close()`` to finish all queued work first.
+``close()`` also works after the host stopped every Pykka actor
+(``ActorRegistry.stop_all()``): the broker knows its pools without asking the router.
 """
 
 from __future__ import annotations
@@ -57,8 +58,6 @@ from arvo_concurrent.actors.lifecycle import (
 from arvo_concurrent.actors.messages import Install, Remove, RemoveAll, Seal
 from arvo_concurrent.actors.pool import HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
-from arvo_concurrent.actors.scheduler import Scheduler, acquire_shared_scheduler
-from arvo_concurrent.actors.worker import current_worker
 from arvo_concurrent.broker.errors import (
     DropReason,
     EventDroppedError,
@@ -137,16 +136,12 @@ class ConcurrentEventBroker(Closeable):
             ``BaseException``), a routing failure (:class:`RoutingError`), a waiting event
             dropped by ``unsubscribe``/``clear``/``close`` (:class:`EventDroppedError`)
             and a capture callback that raised. Default: log at ERROR level.
-        scheduler: the timer service for delayed work; default: the process-wide one,
-            released at ``close()``. A scheduler passed in is not closed.
     """
 
-    def __init__(self, on_error: OnError | None = None, *, scheduler: Scheduler | None = None):
+    def __init__(self, on_error: OnError | None = None):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
         self._on_error = on_error
-        self._owns_scheduler = scheduler is None
-        self._scheduler = acquire_shared_scheduler() if scheduler is None else scheduler
         self._tracker = WorkTracker()
         self._root: Lineage = (self._tracker,)
         self._root_publish = LineagePublisher(self, self._root)
@@ -155,7 +150,9 @@ class ConcurrentEventBroker(Closeable):
         self._closing = ClosingSignal()
         self._closed = False
         self._lock = threading.Lock()
-        self._stopping: list[StopRequest] = []
+        # Every pool whose workers may still run: subscribed ones, and retired ones until
+        # their workers stopped, so that close() waits for those too.
+        self._pools: set[HandlerPool] = set()
 
     # -- subscriptions -------------------------------------------------------------
 
@@ -180,13 +177,20 @@ class ConcurrentEventBroker(Closeable):
             ClosedError: the broker is closed.
         """
         _check_subscription(fn, topic, prefetch)
-        if self._closed:
-            raise ClosedError("broker")
         pool = HandlerPool(topic, prefetch, functools.partial(self._run, fn), _settle)
-        outcome = self._ask(Install(topic, pool))
-        if outcome is InstallOutcome.CONFLICT:
-            raise SubscriptionConflictError(topic)
-        if outcome is InstallOutcome.SEALED:
+        with self._lock:
+            if self._closed:
+                raise ClosedError("broker")
+            self._pools.add(pool)
+        try:
+            outcome = self._ask(Install(topic, pool))
+        except ClosedError:
+            outcome = InstallOutcome.SEALED  # the router is gone: nothing is installed
+        if outcome is not InstallOutcome.INSTALLED:
+            with self._lock:
+                self._pools.discard(pool)  # never routable, so it never started a worker
+            if outcome is InstallOutcome.CONFLICT:
+                raise SubscriptionConflictError(topic)
             raise ClosedError("broker")
         return functools.partial(self._unsubscribe, topic, pool)
 
@@ -318,18 +322,13 @@ class ConcurrentEventBroker(Closeable):
         """Set when ``close()`` starts; read-only. Wait on it to cut a backoff short."""
         return self._closing
 
-    @property
-    def scheduler(self) -> Scheduler:
-        """The timer service for delayed work (retries): the one given, or the shared one."""
-        return self._scheduler
-
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop intake, drop waiting events, let running handlers finish, stop all threads.
 
         Idempotent. Blocks until every thread the broker started has ended, or until
-        ``timeout`` seconds (None: no limit); stragglers are logged and end on their
-        own (daemon threads). Callable from a handler: it then does not wait for that
-        handler's own worker.
+        ``timeout`` seconds (None: no limit), one deadline for every wait; stragglers
+        are logged and end on their own (daemon threads). Callable from a handler: it
+        then does not wait for that handler's own worker.
         """
         check_timeout(timeout)
         deadline = deadline_after(timeout)
@@ -337,23 +336,31 @@ class ConcurrentEventBroker(Closeable):
             if self._closed:
                 return
             self._closed = True
+            pools = list(self._pools)
         self._closing._trip()
-        pools: list[HandlerPool] = self._router.ask(Seal(), block=True, timeout=_CONTROL_TIMEOUT_S)
+        self._seal(deadline)
         router_stop: StopRequest = (self._router, self._router.stop(block=False))
         for pool in pools:
-            self._retire(pool, "closed")
-        with self._lock:
-            requests, self._stopping = [*self._stopping, router_stop], []
-        me = current_worker()
-        await_stopped([r for r in requests if r[0] is not me], deadline)
-        if self._owns_scheduler:
-            self._scheduler.close(remaining(deadline))
+            self._retire(pool, "closed")  # a no-op for the pools retired already
+        for pool in pools:
+            pool.join(deadline)
+        await_stopped([router_stop], deadline)
+
+    def _seal(self, deadline: float | None) -> None:
+        # Makes the router refuse subscriptions racing this close, and empty the table.
+        # Which pools to retire the broker knows itself, so a router that is gone (the
+        # host called ActorRegistry.stop_all()) or late changes nothing else.
+        try:
+            self._router.ask(Seal(), block=True, timeout=remaining(deadline))
+        except pykka.ActorDeadError:
+            self._routes.clear()
+        except pykka.Timeout:
+            logger.warning("%s: the router did not seal before the close deadline", self)
 
     def _retire(self, pool: HandlerPool, reason: DropReason) -> None:
-        dropped, workers = pool.close()
-        requests: list[StopRequest] = [(w, w.stop(block=False)) for w in workers]
+        dropped = pool.close()
         with self._lock:
-            self._stopping = [r for r in self._stopping if r[0].is_alive()] + requests
+            self._pools = {p for p in self._pools if not p.stopped()}
         for item in dropped:
             self.report(EventDroppedError(item.event, pool.topic, reason), item.event)
             release(item.lineage)

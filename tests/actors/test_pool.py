@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from arvo_concurrent.actors.lifecycle import deadline_after
 from arvo_concurrent.actors.pool import HandlerPool, PoolLoad
-from arvo_concurrent.actors.worker import current_worker
+from arvo_concurrent.actors.worker import PoolWorker, current_worker
 
 WAIT_S = 5.0
 
@@ -53,9 +55,8 @@ def make_pool() -> Iterator[Callable[..., HandlerPool]]:
 
     yield make
     for pool in pools:
-        _, workers = pool.close()
-        for worker in workers:
-            worker.stop(timeout=WAIT_S)
+        pool.close()
+        assert pool.join(deadline_after(WAIT_S)) == 0
 
 
 def test_sequential_items_reuse_one_lazily_started_worker(make_pool: Any) -> None:
@@ -177,15 +178,15 @@ def test_close_hands_back_waiting_items_and_refuses_new_ones(make_pool: Any) -> 
     for i in range(6):
         pool.submit(i)
     assert rec.wait_for(2)
-    dropped, workers = pool.close()
-    assert dropped == [2, 3, 4, 5]
-    assert len(workers) == 2
+    assert pool.close() == [2, 3, 4, 5]
     assert not pool.submit(99)
-    assert pool.close() == ([], [])
+    assert pool.close() == []
+    assert not pool.stopped()  # the running items finish first
     gate.set()
-    for worker in workers:
-        assert worker.stop(timeout=WAIT_S)
+    assert pool.join(deadline_after(WAIT_S)) == 0
+    assert pool.stopped()
     assert sorted(rec.items) == [0, 1]
+    assert pool.load() == PoolLoad(running=0, waiting=0, workers=2)
 
 
 def test_execute_raising_is_logged_and_the_worker_keeps_serving(
@@ -260,3 +261,32 @@ def test_a_base_exception_from_execute_or_settle_is_logged_and_the_item_settled(
     assert pool.load().workers == 1
     logged = {str(r.exc_info[1]) for r in caplog.records if r.exc_info}
     assert {"in execute", "in settle"} <= logged
+
+
+def test_join_waits_for_a_starting_worker_only_until_the_deadline(
+    make_pool: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    entered, gate = threading.Event(), threading.Event()
+    real_on_start = PoolWorker.on_start
+
+    def stalled_on_start(self: PoolWorker) -> None:
+        entered.set()
+        assert gate.wait(WAIT_S)
+        real_on_start(self)
+
+    monkeypatch.setattr(PoolWorker, "on_start", stalled_on_start)
+    rec = Recorder()
+    pool = make_pool(1, rec)
+    pool.submit("item")
+    assert entered.wait(WAIT_S)
+    assert pool.close() == ["item"]
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="arvo_concurrent.actors.pool"):
+        assert pool.join(deadline_after(0.05)) == 1
+    assert time.monotonic() - started < WAIT_S
+    assert any("worker start(s) still pending" in r.getMessage() for r in caplog.records)
+    gate.set()
+    # The late worker finds its pool closed and stops itself; join sees it stop.
+    assert pool.join(deadline_after(WAIT_S)) == 0
+    assert pool.stopped()
+    assert rec.items == []

@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pykka
 import pytest
 
 import arvo_concurrent.actors.pool as pool_module
-from arvo_concurrent.actors.scheduler import ManualScheduler
+from arvo_concurrent.actors.worker import PoolWorker
 from arvo_concurrent.broker import ConcurrentEventBroker, EventDroppedError, RoutingError
 from arvo_concurrent.errors import ClosedError
 from tests.broker.test_broker_basics import WAIT_S, Counter, Errors, Ev
@@ -228,6 +229,97 @@ def test_close_gives_up_on_a_stuck_handler_at_the_deadline(
     handler.gate.set()  # lets the straggler end; the thread guard then sees it gone
 
 
+def test_close_after_the_host_stopped_every_actor_retires_every_pool(errors: Errors) -> None:
+    # The router is dead then: close used to raise ActorDeadError from its Seal and
+    # retire nothing. The broker now knows its pools itself.
+    broker = ConcurrentEventBroker(on_error=errors)
+    handler = Held()
+    broker.subscribe(handler, topic="t", prefetch=1)
+    broker.publish(Ev(to="t", id=0))
+    assert handler.wait_started(1)
+    handler.gate.set()
+    broker.wait_for_idle(WAIT_S)
+    handler.gate.clear()
+    pykka.ActorRegistry.stop_all(timeout=WAIT_S)  # the host application's own shutdown
+    # The pool replaces its dead worker: event 1 runs on a worker the router never saw.
+    broker.publish(Ev(to="t", id=1))
+    broker.publish(Ev(to="t", id=2))
+    assert handler.wait_started(1)
+    closer = threading.Thread(target=broker.close, kwargs={"timeout": WAIT_S})
+    closer.start()
+    assert errors.wait_for(1)
+    assert closer.is_alive(), "close waits for the running event"
+    handler.gate.set()
+    closer.join(WAIT_S)
+    assert not closer.is_alive()
+    # Every worker stopped, the replacement included (the thread guard checks it).
+    assert [e.id for e in handler.done] == [0, 1]
+    assert _dropped(errors) == [("closed", 2)]
+    assert broker.topics == []
+    broker.close()  # idempotent
+    broker.wait_for_idle(0)
+
+
+def test_close_is_bounded_by_its_timeout_even_while_a_worker_starts(
+    errors: Errors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, gate = threading.Event(), threading.Event()
+    real_on_start = PoolWorker.on_start
+
+    def stalled_on_start(self: PoolWorker) -> None:
+        entered.set()
+        assert gate.wait(WAIT_S)
+        real_on_start(self)
+
+    monkeypatch.setattr(PoolWorker, "on_start", stalled_on_start)
+    broker = ConcurrentEventBroker(on_error=errors)
+    broker.subscribe(Counter(), topic="t")
+    broker.publish(Ev(to="t"))
+    assert entered.wait(WAIT_S)
+    started = time.monotonic()
+    broker.close(timeout=0.05)
+    # It used to wait up to 5 s for the start, whatever its timeout.
+    assert time.monotonic() - started < 2.5
+    assert _dropped(errors) == [("closed", 0)]
+    gate.set()  # the late worker finds its pool closed and stops itself (thread guard)
+
+
+def test_close_racing_an_unsubscribe_waits_for_the_unsubscribed_workers(
+    errors: Errors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: _retire recorded its workers only after closing their pool, so a
+    # close in between returned while they still ran.
+    broker = ConcurrentEventBroker(on_error=errors)
+    handler = Held()
+    unsubscribe = broker.subscribe(handler, topic="t")
+    broker.publish(Ev(to="t"))
+    assert handler.wait_started(1)
+    order: list[str] = []
+
+    def close_broker() -> None:
+        broker.close(timeout=WAIT_S)
+        order.append("closed")
+
+    closer = threading.Thread(target=close_broker)
+    real_close = pool_module.HandlerPool.close
+
+    def close_then_race(pool: pool_module.HandlerPool) -> list[Any]:
+        dropped = real_close(pool)
+        if closer.ident is None:  # the unsubscribe's close: let the broker close race it
+            closer.start()
+            closer.join(_RACE_WINDOW_S)
+        return dropped
+
+    monkeypatch.setattr(pool_module.HandlerPool, "close", close_then_race)
+    unsubscribe()
+    assert order == [], "close returned while the unsubscribed handler still ran"
+    handler.gate.set()
+    closer.join(WAIT_S)
+    assert order == ["closed"]
+    assert [e.id for e in handler.done] == [0]
+    assert errors.calls == []
+
+
 def test_after_close_publish_and_subscribe_raise(errors: Errors) -> None:
     broker = ConcurrentEventBroker(on_error=errors)
     broker.subscribe(Counter(), topic="t")
@@ -299,24 +391,6 @@ def test_a_handler_publishing_during_close_gets_closed_error(errors: Errors) -> 
     closer.join(WAIT_S)
     assert [type(error) for error in errors.errors] == [ClosedError]
     assert errors.calls[0][1] == Ev(to="t")
-
-
-def test_a_given_scheduler_is_exposed_and_not_closed() -> None:
-    scheduler = ManualScheduler()
-    with ConcurrentEventBroker(scheduler=scheduler) as broker:
-        assert broker.scheduler is scheduler
-    ran: list[int] = []
-    scheduler.call_later(1.0, lambda: ran.append(1))
-    assert scheduler.advance(1.0) == 1
-    assert ran == [1]
-
-
-def test_the_default_scheduler_is_shared_and_released() -> None:
-    fired = threading.Event()
-    with ConcurrentEventBroker() as broker:
-        broker.scheduler.call_later(0.0, fired.set)
-        assert fired.wait(WAIT_S)
-    # The thread guard checks the shared timer thread ended with the last release.
 
 
 @pytest.mark.parametrize("timeout", [-1, "1", float("nan"), float("inf"), True])
