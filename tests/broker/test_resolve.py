@@ -102,7 +102,7 @@ def test_a_resolve_whose_workflow_never_completes_times_out_cleanly() -> None:
     with create_concurrent_event_broker([{"handler": handler}]) as handle:
         with pytest.raises(TimeoutError, match="timed out") as info:
             handle.resolve(scripted_event(), timeout=0.05)
-        assert started.is_set()
+        assert started.wait(WAIT_S)
         assert info.value.event.type == "com.test.scripted"  # type: ignore[attr-defined]
         release.set()
         handle.broker.wait_for_idle(timeout=5)
