@@ -18,7 +18,7 @@ import pykka
 from arvo_concurrent.actors.base import LibraryActor
 from arvo_concurrent.actors.messages import Dispatch
 
-__all__ = ["PoolWorker", "WorkerHost", "current_worker"]
+__all__ = ["PoolWorker", "WorkerHost", "current_host", "current_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,15 @@ def current_worker() -> pykka.ActorRef[PoolWorker] | None:
     return ref
 
 
+def current_host() -> WorkerHost | None:
+    """The pool the calling thread works for, or None outside pool workers.
+
+    A broker's ``wait_for_idle`` uses it to refuse to wait from its own handlers.
+    """
+    host: WorkerHost | None = getattr(_local, "host", None)
+    return host
+
+
 class PoolWorker(LibraryActor):
     """A thread that serves one pool. Nothing raised by the pool escapes it.
 
@@ -63,6 +72,7 @@ class PoolWorker(LibraryActor):
     def on_start(self) -> None:
         """Enlist with the pool, on the worker's own thread."""
         _local.worker = self.actor_ref
+        _local.host = self._host
         try:
             self._host.enlist(self.actor_ref)
         except BaseException:

@@ -18,6 +18,7 @@ from arvo_concurrent.broker.errors import (
     RoutingError,
     SubscriptionConflictError,
     SubscriptionError,
+    WaitInHandlerError,
 )
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import WorkTracker
@@ -37,5 +38,6 @@ __all__ = [
     "SubscriptionConflictError",
     "SubscriptionError",
     "TopicStats",
+    "WaitInHandlerError",
     "WorkTracker",
 ]

@@ -58,6 +58,7 @@ from arvo_concurrent.actors.lifecycle import (
 from arvo_concurrent.actors.messages import Install, Remove, RemoveAll, Seal
 from arvo_concurrent.actors.pool import HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
+from arvo_concurrent.actors.worker import current_host
 from arvo_concurrent.broker.errors import (
     DropReason,
     EventDroppedError,
@@ -67,6 +68,7 @@ from arvo_concurrent.broker.errors import (
     RoutingError,
     SubscriptionConflictError,
     SubscriptionError,
+    WaitInHandlerError,
 )
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
@@ -128,7 +130,8 @@ class ConcurrentEventBroker(Closeable):
     may be called from handlers. ``publish`` never blocks on a handler; ``subscribe``,
     ``unsubscribe`` and ``clear`` wait for the router (microseconds); only
     ``wait_for_idle`` and ``close`` block for long, each within its ``timeout``.
-    Never call ``wait_for_idle`` from a handler: its own event keeps the broker busy.
+    ``wait_for_idle`` refuses to run in a handler of this broker, whose own event keeps
+    the broker busy (:class:`WaitInHandlerError`).
 
     Args:
         on_error: ``on_error(error, event)``, called for a handler that raised (with
@@ -312,8 +315,16 @@ class ConcurrentEventBroker(Closeable):
 
         Raises:
             IdleTimeoutError: the timeout passed first (a TimeoutError; "timed out").
+            WaitInHandlerError: called from a handler of this broker, whose own event
+                keeps the broker busy: the wait could never end.
         """
         check_timeout(timeout)
+        host = current_host()
+        if host is not None:
+            with self._lock:
+                mine = next((pool for pool in self._pools if pool is host), None)
+            if mine is not None:
+                raise WaitInHandlerError(mine.topic)
         if not self._tracker.wait_idle(timeout):
             raise IdleTimeoutError(timeout or 0.0, self._tracker.pending)
 

@@ -2,8 +2,13 @@
 
 Each carries what it is about (the event, the topic) as attributes, and derives from
 :class:`~arvo_concurrent.errors.ArvoConcurrentError` and the closest standard exception.
-The broker raises the first three in the caller; the others are what it hands to
-``on_error(error, event)``.
+
+Raised in the caller: :class:`SubscriptionError` and :class:`SubscriptionConflictError`
+(``subscribe``), :class:`InvalidEventError` (``publish``, ``resolve``),
+:class:`IdleTimeoutError` and :class:`WaitInHandlerError` (``wait_for_idle``),
+:class:`ResolveTimeoutError` (``resolve``). Handed to ``on_error(error, event)``
+instead: :class:`RoutingError`, :class:`EventDroppedError`,
+:class:`DomainedEventError` and :class:`HandlerAbortedError`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "RoutingError",
     "SubscriptionConflictError",
     "SubscriptionError",
+    "WaitInHandlerError",
 ]
 
 
@@ -50,22 +56,32 @@ class SubscriptionConflictError(SubscriptionError):
         )
 
 
+_FIELD_PURPOSES = {
+    "to": "the broker routes by 'to'",
+    "source": "resolve returns the last event routed back to the 'source'",
+}
+
+
 class InvalidEventError(ArvoConcurrentError, ValueError):
-    """A published event has no usable ``to`` field; raised in the publisher.
+    """An event lacks a field the call needs; raised in the caller.
+
+    ``publish`` needs a string ``to``; ``resolve`` also needs a string ``source``.
 
     Attributes:
         event: the event.
+        field: the missing or invalid field, ``"to"`` or ``"source"``.
     """
 
-    def __init__(self, event: Any) -> None:
-        to = getattr(event, "to", None)
+    def __init__(self, event: Any, field: Literal["to", "source"] = "to") -> None:
+        value = getattr(event, field, None)
         reason = (
-            "Missing required 'to' field"
-            if not to
-            else f"the 'to' field must be a string, got {type(to).__name__} {to!r}"
+            f"Missing required '{field}' field"
+            if not value
+            else f"the '{field}' field must be a string, got {type(value).__name__} {value!r}"
         )
-        super().__init__(f"Invalid event: {reason}; the broker routes by 'to'. Event: {event!r}")
+        super().__init__(f"Invalid event: {reason}; {_FIELD_PURPOSES[field]}. Event: {event!r}")
         self.event = event
+        self.field = field
 
 
 class RoutingError(ArvoConcurrentError, LookupError):
@@ -189,3 +205,22 @@ class HandlerAbortedError(ArvoConcurrentError, RuntimeError):
         self.__cause__ = error
         self.error = error
         self.event = event
+
+
+class WaitInHandlerError(ArvoConcurrentError, RuntimeError):
+    """``wait_for_idle`` was called from a handler of the same broker; raised there.
+
+    The handler's own event counts as in flight until the handler returns, so the
+    wait could never end.
+
+    Attributes:
+        topic: the topic of the calling handler.
+    """
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(
+            f"wait_for_idle called from the handler of topic '{topic}' of the same broker: "
+            "its own event keeps the broker busy until it returns, so the wait would never "
+            "end. Wait from outside the handlers, or let the handler publish and return."
+        )
+        self.topic = topic

@@ -26,7 +26,7 @@ from arvo_concurrent.actors.lifecycle import (
 )
 from arvo_concurrent.broker.broker import ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
-from arvo_concurrent.broker.errors import ResolveTimeoutError
+from arvo_concurrent.broker.errors import InvalidEventError, ResolveTimeoutError
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
 
@@ -154,7 +154,9 @@ class ConcurrentEventBrokerHandle(Closeable):
             The last event whose ``to`` was ``event.source``, or None if there was none.
 
         Raises:
-            ValueError: ``event.source`` is one of the broker's topics, or ``event`` has no ``to``.
+            ValueError: ``event.source`` is one of the broker's topics;
+                :class:`InvalidEventError` (a ValueError) when ``event`` has no string
+                ``to`` or ``source``.
             ResolveTimeoutError: ``timeout`` passed first (a TimeoutError); the work goes on.
             ClosedError: the broker is closed.
         """
@@ -178,6 +180,8 @@ class ConcurrentEventBrokerHandle(Closeable):
 
     def _start(self, event: Any) -> tuple[_Capture, WorkTracker]:
         source = getattr(event, "source", None)
+        if not source or not isinstance(source, str):
+            raise InvalidEventError(event, "source")
         if source in self.broker.topics:
             raise ValueError(
                 "The event source cannot be one of the handlers in the broker. "

@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 __all__ = ["Lineage", "WorkTracker", "acquire", "release"]
@@ -129,12 +128,6 @@ class WorkTracker:
                 self._idle_callbacks.append(callback)
                 return
         _run_all([callback])
-
-    def idle_future(self) -> Future[None]:
-        """A future that completes (with None) the next time nothing is in flight."""
-        future: Future[None] = Future()
-        self.when_idle(lambda: future.set_result(None))
-        return future
 
     def capture(self, event: Any) -> None:
         """Hand ``event`` to ``on_capture``; the broker calls it for ``capture_topic`` events."""

@@ -10,7 +10,7 @@ import pykka
 import pytest
 
 from arvo_concurrent.actors.messages import Dispatch
-from arvo_concurrent.actors.worker import PoolWorker, current_worker
+from arvo_concurrent.actors.worker import PoolWorker, current_host, current_worker
 
 WAIT_S = 5.0
 
@@ -21,6 +21,7 @@ class Host:
     def __init__(self, fail_on: object = None) -> None:
         self.enlisted = threading.Event()
         self.served: list[tuple[Any, pykka.ActorRef[PoolWorker] | None]] = []
+        self.hosts: list[object] = []
         self.served_event = threading.Event()
         self.fail_on = fail_on
         self.worker: pykka.ActorRef[PoolWorker] | None = None
@@ -33,19 +34,22 @@ class Host:
         if item == self.fail_on:
             raise RuntimeError(f"cannot serve {item!r}")
         self.served.append((item, current_worker()))
+        self.hosts.append(current_host())
         self.served_event.set()
 
 
-def test_worker_enlists_and_knows_itself_only_on_its_thread() -> None:
+def test_worker_enlists_and_knows_itself_and_its_host_only_on_its_thread() -> None:
     host = Host()
     ref = PoolWorker.start(host)
     try:
         assert host.enlisted.wait(WAIT_S)
         assert host.worker is ref
         assert current_worker() is None
+        assert current_host() is None
         ref.tell(Dispatch("x"))
         assert host.served_event.wait(WAIT_S)
         assert host.served == [("x", ref)]
+        assert host.hosts == [host]
     finally:
         ref.stop(timeout=WAIT_S)
 

@@ -13,6 +13,7 @@ from arvo_concurrent.broker import (
     ConcurrentEventBroker,
     LineagePublisher,
     RoutingError,
+    WaitInHandlerError,
     WorkTracker,
 )
 from tests.broker.test_broker_basics import WAIT_S, Errors, Ev
@@ -92,14 +93,11 @@ def test_when_idle_runs_at_once_or_on_the_last_release(caplog: pytest.LogCapture
     tracker.when_idle(broken)
     tracker.when_idle(aborting)
     tracker.when_idle(lambda: calls.append("later"))
-    future = tracker.idle_future()
     tracker.done()
     assert calls == ["now"]
-    assert not future.done()
     with caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker.tracking"):
         tracker.done()
     assert calls == ["now", "later"]
-    assert future.result(timeout=0) is None
     assert len([r for r in caplog.records if "Idle callback" in r.getMessage()]) == 2
     # Callbacks fire once: the next idle period needs new ones.
     tracker.add()
@@ -280,3 +278,27 @@ def test_dropped_and_unroutable_events_release_their_lineage(
     gate.set()
     assert tracker.wait_idle(WAIT_S)
     assert len(errors.calls) == 2
+
+
+def test_wait_for_idle_in_a_handler_of_the_same_broker_raises_at_once(
+    broker: ConcurrentEventBroker, errors: Errors
+) -> None:
+    # Its own event keeps the broker busy: the wait used to hang (or time out).
+    outcomes: list[str] = []
+    with ConcurrentEventBroker() as other:
+
+        def handler(event: Any, publish: Any) -> None:
+            for target in (broker, other):
+                try:
+                    target.wait_for_idle(WAIT_S)
+                    outcomes.append("idle")
+                except WaitInHandlerError as error:
+                    outcomes.append(f"refused in {error.topic}: {error}")
+
+        broker.subscribe(handler, topic="t")
+        broker.publish(Ev(to="t"))
+        broker.wait_for_idle(WAIT_S)
+    refused, waited = outcomes
+    assert refused.startswith("refused in t: wait_for_idle called from the handler of topic 't'")
+    assert waited == "idle", "another broker's wait is not refused"
+    assert errors.calls == []

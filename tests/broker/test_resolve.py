@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from arvo_concurrent.actors.worker import current_worker
 from arvo_concurrent.arvo import ArvoEvent, create_arvo_event, create_arvo_event_factory
-from arvo_concurrent.broker.errors import HandlerAbortedError
+from arvo_concurrent.broker import TopicStats
+from arvo_concurrent.broker.errors import HandlerAbortedError, InvalidEventError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
 from arvo_concurrent.memory import ConcurrentMachineMemory
 from tests.arvo.contracts import add_contract, average_workflow_contract
@@ -319,3 +321,26 @@ def test_a_blocked_resolve_async_callback_holds_up_no_handler() -> None:
         assert later.result(timeout=WAIT_S).data == {"n": 3}
     # close() ends the callback thread at once, instead of letting it linger for more.
     assert "arvo-resolve-callbacks" not in {t.name for t in threading.enumerate()}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (None, "Missing required 'source' field"),
+        ("", "Missing required 'source' field"),
+        (5, "the 'source' field must be a string, got int 5"),
+    ],
+)
+def test_resolve_names_a_missing_or_invalid_source(source: Any, message: str) -> None:
+    handler = ScriptedHandler("com.test.scripted", lambda event: [])
+    with create_concurrent_event_broker([{"handler": handler}]) as handle:
+        event = SimpleNamespace(to="com.test.scripted", source=source)
+        for call in (handle.resolve, handle.resolve_async):
+            with pytest.raises(InvalidEventError, match=message) as info:
+                call(event)
+            assert info.value.field == "source"
+            assert info.value.event is event
+            assert "routed back to the 'source'" in str(info.value)
+        assert handle.broker.get_stats("com.test.scripted") == TopicStats(
+            topic="com.test.scripted", prefetch=1, running=0, waiting=0, in_flight=0, workers=0
+        )
