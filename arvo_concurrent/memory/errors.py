@@ -70,25 +70,33 @@ class MemoryDataError(ArvoConcurrentError, TypeError):
 
 
 class FencingError(ArvoConcurrentError, RuntimeError):
-    """A write was refused because another owner holds the machine's lock.
+    """A write was refused because the writer does not hold the latest lease on the machine.
 
-    This is the lost-update case: the writer's lease expired and someone else took
-    the lock, or the writer never locked an id that someone else has locked. Nothing
-    was stored.
+    This is the lost-update case: the writer's lease expired (or was dropped by a
+    cleanup) and a later lease was granted to someone else, whether or not that one
+    is still held; or the writer never locked an id that someone else has locked.
+    Nothing was stored.
 
     Attributes:
         machine_id: the id whose write was refused.
         owner: the writer.
-        holder: the owner of the lease that is in force.
-        fence: the fencing number of that lease.
+        holder: the owner of the lease in force, or None when the later lease has
+            already been released or has expired.
+        fence: the fencing number of the latest lease granted on the id.
     """
 
     def __init__(self, machine_id: str, owner: object, holder: object, fence: int) -> None:
-        super().__init__(
-            f"Write to machine {machine_id!r} refused: its lock is held by {holder!r} "
-            f"(lease #{fence}), not by the writer {owner!r}; the writer's lease expired or "
-            "it never locked this id. Nothing was stored."
-        )
+        if holder is None:
+            reason = (
+                f"the writer {owner!r} wrote under a lease that is no longer the latest "
+                f"(lease #{fence} was granted since, and has ended)"
+            )
+        else:
+            reason = (
+                f"its lock is held by {holder!r} (lease #{fence}), not by the writer "
+                f"{owner!r}, whose lease expired or was dropped, or who never locked it"
+            )
+        super().__init__(f"Write to machine {machine_id!r} refused: {reason}. Nothing was stored.")
         self.machine_id = machine_id
         self.owner = owner
         self.holder = holder

@@ -8,21 +8,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Contention", "Lease", "LeaseBook"]
-
-
-class Contention:
-    """Whether anyone has asked for a lease's lock while it was held.
-
-    Shared by the lease (in the actor) and the holder's copy of it (in the facade): the
-    actor raises the flag when a request finds the lock taken, and the holder's unlock
-    reads it to decide whether its release must reach the actor at once.
-    """
-
-    __slots__ = ("contended",)
-
-    def __init__(self) -> None:
-        self.contended = False
+__all__ = ["Lease", "LeaseBook"]
 
 
 class Lease(msgspec.Struct, frozen=True):
@@ -33,14 +19,12 @@ class Lease(msgspec.Struct, frozen=True):
         fence: the fencing number; every new lease gets a larger one than any before.
         expires_at: scheduler time at which the lease lapses.
         ticket: the lock request that obtained it (lets an abandoned request give it back).
-        contention: raised once another request found this lease in force.
     """
 
     owner: Any
     fence: int
     expires_at: float
     ticket: int
-    contention: Contention
 
 
 class LeaseBook:
@@ -63,7 +47,7 @@ class LeaseBook:
 
     def grant(self, machine_id: str, owner: Any, ticket: int, now: float) -> Lease:
         """Give a new lease on a free id to ``owner``."""
-        lease = Lease(owner, next(self._fences), now + self._ttl_s, ticket, Contention())
+        lease = Lease(owner, next(self._fences), now + self._ttl_s, ticket)
         self._by_id[machine_id] = lease
         return lease
 

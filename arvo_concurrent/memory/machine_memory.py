@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+import time
 from typing import Any, TypeVar
 
 import pykka
@@ -18,6 +19,7 @@ from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
 from arvo_concurrent.memory.copying import copy_state
 from arvo_concurrent.memory.errors import MachineIdError, MemoryDataError, MemoryTimeoutError
+from arvo_concurrent.memory.held import NO_SNAPSHOT, HeldLeases
 from arvo_concurrent.memory.messages import (
     Abandon,
     Acquire,
@@ -28,7 +30,6 @@ from arvo_concurrent.memory.messages import (
     Release,
     Write,
 )
-from arvo_concurrent.memory.mirror import LeaseMirror
 from arvo_concurrent.memory.owner import current_owner
 from arvo_concurrent.memory.pending import PendingLock
 from arvo_concurrent.memory.reply import Reply, ReplyTimeout
@@ -44,6 +45,10 @@ T = TypeVar("T")
 # instead of hanging.
 _ANSWER_TIMEOUT_S = 30.0
 
+# A caller waiting for an answer looks this often whether the memory was closed under
+# it: a message queued just as the actor stopped is never handled, nor answered.
+_CLOSED_POLL_S = 0.05
+
 
 def _require_id(machine_id: object, operation: str) -> str:
     if not isinstance(machine_id, str) or not machine_id:
@@ -58,32 +63,33 @@ class ConcurrentMachineMemory(Closeable):
     daemon thread) that owns the states and the leases, so all methods are thread-safe.
 
     * ``read`` returns a deep copy; ``write`` stores a deep copy.
-    * A lock is a lease: an owner (the calling thread unless ``owner=`` is given), a
-      fencing number and an expiry ``lock_ttl_ms`` after the grant, enforced by a timer.
-      Locking an id again as its holder renews the lease (same fence, fresh TTL); locks
-      are not counted, one ``unlock`` releases.
+    * A lock is a lease: an owner (the calling thread unless ``owner=`` is given; any
+      hashable value), a fencing number and an expiry ``lock_ttl_ms`` after the grant,
+      enforced by a timer. Locking an id again as its holder renews the lease (same
+      fence, fresh TTL); locks are not counted, one ``unlock`` releases.
     * A ``lock`` that finds the id held waits in a FIFO queue for that id and is granted
       the moment the lock is released or expires. It waits at most the retry budget,
       ``sum(lock_initial_delay_ms * lock_backoff_exponent**i for i < lock_max_retries)``
-      (0 retries: one try, no wait), then returns False.
-    * Fencing: while a lease is in force, a ``write`` by anyone but its holder raises
-      :class:`FencingError` and stores nothing, and an ``unlock`` by anyone but its holder
-      releases nothing and returns False. This covers the holder whose lease expired and
-      was taken by another. Writes to an id that nobody has locked are allowed (workflows
-      that never lock still work, without the lock's protection).
+      counted from the call (0 retries: one try, no wait), then returns False.
+    * Fencing: a ``write`` by an owner is refused with :class:`FencingError`, storing
+      nothing, when that owner's lease on the id (from its last ``lock`` not followed by
+      its ``unlock``) is no longer the latest one granted on the id, even if the later
+      holder has unlocked since; and, by an owner without a lease, while someone else
+      holds the lock. An ``unlock`` by anyone but the holder releases nothing and
+      returns False. Writes to an id that nobody has locked are allowed (workflows that
+      never lock still work, without the lock's protection).
     * ``cleanup`` deletes a finished workflow's state; its lock is dropped too, except
       that a holder cleaning up keeps it until its own ``unlock`` (no other event for
       the id overlaps the one finishing).
 
-    Round trips are what cost (a thread hand-off each), so an uncontended locked
-    lock/read/write/unlock cycle makes one: the lock grant carries the state, so the
-    holder's ``read`` needs no message; while its lease is live the holder's ``write``
-    stays in the facade (every thread's ``read`` sees it) and travels with the
-    ``unlock``; and while nobody else asked for the lock, the unlock itself travels
-    with the next message any thread sends the actor. Whatever must observe these
-    effects in the actor (another lock request, a read once the lease is gone, the
-    lease's expiry) finds them applied first, so a write made under a live lease is
-    never lost and never fenced.
+    Round trips are what cost (a thread hand-off each), so a locked lock/read/write/unlock
+    cycle waits for one: the lock, whose grant carries the state, so that the holder's
+    first read is answered here. The holder's write and unlock are sent without waiting
+    for an answer while this facade can vouch that the lease is in force (granted
+    through it, not expired, not dropped by a cleanup or clear; see
+    :mod:`~arvo_concurrent.memory.held`), because then the actor cannot refuse them;
+    otherwise they wait, so that a refused write raises in its caller. Every other read
+    asks the actor; it is queued behind every write that returned, so it sees it.
 
     Args:
         lock_max_retries: lock retries after the first attempt (int >= 0).
@@ -115,17 +121,18 @@ class ConcurrentMachineMemory(Closeable):
             lock_ttl_ms,
             enable_cleanup,
         )
-        self._lock_timeout_s = self._config.wait_budget_s + _ANSWER_TIMEOUT_S
+        self._budget_s = self._config.wait_budget_s
+        self._lock_timeout_s = self._budget_s + _ANSWER_TIMEOUT_S
         self._owns_scheduler = scheduler is None
         self._scheduler = acquire_shared_scheduler() if scheduler is None else scheduler
-        self._mirror = LeaseMirror(self._scheduler.now)
+        self._held = HeldLeases(self._scheduler.now)
         self._tickets = itertools.count(1)
         self._close_lock = threading.Lock()
         self._closed = False
         self._actor_threads: list[threading.Thread] = []
         try:
             self._ref = MemoryActor.start(
-                self._config, self._scheduler, self._mirror, self._actor_threads
+                self._config, self._scheduler, self._actor_threads, self._held.gate
             )
         except BaseException:
             if self._owns_scheduler:
@@ -137,26 +144,26 @@ class ConcurrentMachineMemory(Closeable):
         """The validated settings."""
         return self._config
 
-    def read(self, machine_id: str) -> dict[str, Any] | None:
+    def read(self, machine_id: str, *, owner: object = None) -> dict[str, Any] | None:
         """Return a deep copy of the state of ``machine_id``, or None if there is none.
 
-        Blocks for one round trip to the actor, unless a live lease on the id was granted
-        through this memory (then none). Thread-safe.
+        When ``owner`` (default: the calling thread) holds the lock and has not written
+        since the grant, the state the grant carried is returned without a message;
+        otherwise blocks for one round trip to the actor. Thread-safe.
 
         Raises:
             MachineIdError: ``machine_id`` is empty.
             ClosedError: the memory is closed.
         """
         _require_id(machine_id, "read")
-        held = self._mirror.live(machine_id)
-        if held is not None:
-            state: dict[str, Any] | None = held.data
-            return copy_state(state)
-        self._mirror.settle(machine_id, current_owner(), self._tell)
-        stored: dict[str, Any] | None = self._ask(
-            machine_id, "read", lambda reply: Read(machine_id, reply)
-        )
-        return copy_state(stored)
+        reader = current_owner() if owner is None else owner
+        snapshot = self._held.snapshot(machine_id, reader)
+        if snapshot is not NO_SNAPSHOT:
+            granted: dict[str, Any] | None = snapshot
+            return copy_state(granted)
+        reply: Reply[dict[str, Any] | None] = Reply()
+        self._tell(Read(machine_id, reply))
+        return copy_state(self._wait(reply, machine_id, "read"))
 
     def write(
         self,
@@ -170,15 +177,17 @@ class ConcurrentMachineMemory(Closeable):
         """Store a deep copy of ``data`` as the state of ``machine_id``.
 
         ``prev_data`` and ``metadata`` are accepted for interface compatibility and not
-        used: consistency comes from the lock and its fencing. When ``owner`` (default:
-        the calling thread) holds a live lease on the id, the write does not block (it
-        cannot be refused, and reaches the actor with the unlock or before anything
-        else about the id); otherwise it blocks for one round trip. Thread-safe.
+        used: consistency comes from the lock and its fencing. ``owner`` (default: the
+        calling thread) is the writer whose lease, if any, the write is made under.
+        Does not block when ``owner`` holds a lease this memory can vouch for (the write
+        cannot be refused); otherwise blocks for one round trip to the actor. Either
+        way, every read that starts after it returns sees it. Thread-safe.
 
         Raises:
             MachineIdError: ``machine_id`` is empty.
             MemoryDataError: ``data`` is not a dict.
-            FencingError: another owner holds the id's lock; nothing was stored.
+            FencingError: ``owner``'s lease on the id is no longer the latest one, or
+                ``owner`` has none and someone else holds the lock; nothing was stored.
             ClosedError: the memory is closed.
         """
         _require_id(machine_id, "write")
@@ -186,12 +195,14 @@ class ConcurrentMachineMemory(Closeable):
             raise MemoryDataError(machine_id, data)
         private = copy_state(data)
         writer = current_owner() if owner is None else owner
-        if self._mirror.write(machine_id, writer, private):
-            return
-        self._mirror.settle(machine_id, writer, self._tell)
-        self._ask(
-            machine_id, "write", lambda reply: Write(machine_id, private, writer, None, reply)
-        )
+        with self._held.gate:
+            fence, vouched = self._held.writing(machine_id, writer)
+            if vouched:
+                self._tell(Write(machine_id, private, writer, fence, None))
+                return
+            reply: Reply[None] = Reply()
+            self._tell(Write(machine_id, private, writer, fence, reply))
+        self._wait(reply, machine_id, "write")
 
     def lock(self, machine_id: str, owner: object = None) -> bool:
         """Take the lock of ``machine_id`` for ``owner`` (default: the calling thread).
@@ -208,40 +219,34 @@ class ConcurrentMachineMemory(Closeable):
             ClosedError: the memory is closed (also while waiting).
             MemoryTimeoutError: the actor did not answer at all.
         """
-        return self.request_lock(machine_id, owner).wait()
+        holder = current_owner() if owner is None else owner
+        return self._collect(*self._request(_require_id(machine_id, "lock"), holder))
 
     def request_lock(self, machine_id: str, owner: object = None) -> PendingLock:
         """Queue a lock request for ``owner`` (default: the calling thread) without waiting.
 
         The request joins the id's FIFO queue before this returns, so requests made in
-        turn from one thread are served in that order; ``PendingLock.wait()`` then blocks
-        for the answer, exactly as :meth:`lock` does. Does not block. Thread-safe.
+        turn from one thread are served in that order, and its wait budget starts now;
+        ``PendingLock.wait()`` then blocks for the answer, exactly as :meth:`lock` does.
+        ``owner`` holds the lock once ``wait()`` returned True. Does not block.
+        Thread-safe.
 
         Raises:
             MachineIdError: ``machine_id`` is empty.
             ClosedError: the memory is closed.
         """
-        _require_id(machine_id, "lock")
         holder = current_owner() if owner is None else owner
-        ticket = next(self._tickets)
-        reply: Reply[Grant | None] = Reply()
-        self._mirror.settle(machine_id, holder, self._tell)
-        self._mirror.send(Acquire(machine_id, holder, ticket, reply), self._tell)
+        request = self._request(_require_id(machine_id, "lock"), holder)
         return PendingLock(
-            machine_id,
-            holder,
-            reply,
-            lambda answer: self._await_grant(answer, machine_id, ticket),
-            lambda grant: self._mirror.remember(machine_id, holder, grant),
+            machine_id, holder, request[3], functools.partial(self._collect, *request)
         )
 
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
 
-        Does not block when ``owner`` holds a live lease granted through this memory:
-        the release goes to the actor at once if a request is waiting for the lock, else
-        with the next message any thread sends it. Otherwise blocks for one round trip.
-        Thread-safe.
+        Does not block when ``owner`` holds a lease this memory can vouch for (granted
+        through it, not expired, not dropped by a cleanup or clear): the release is
+        sent without waiting. Otherwise blocks for one round trip. Thread-safe.
 
         Returns:
             True when the lock was released or the id was not locked; False when someone
@@ -254,12 +259,14 @@ class ConcurrentMachineMemory(Closeable):
         """
         _require_id(machine_id, "unlock")
         holder = current_owner() if owner is None else owner
-        if self._mirror.release(machine_id, holder, self._tell):
-            return True
-        self._mirror.settle(machine_id, holder, self._tell)
-        return self._ask(
-            machine_id, "unlock", lambda reply: Release(machine_id, holder, None, reply)
-        )
+        with self._held.gate:
+            fence, vouched = self._held.unlocking(machine_id, holder)
+            if vouched:
+                self._tell(Release(machine_id, holder, fence, None))
+                return True
+            reply: Reply[bool] = Reply()
+            self._tell(Release(machine_id, holder, fence, reply))
+        return self._wait(reply, machine_id, "unlock")
 
     def cleanup(self, machine_id: str, *, owner: object = None) -> None:
         """Delete the state of ``machine_id`` (a finished workflow), and its lock.
@@ -279,7 +286,9 @@ class ConcurrentMachineMemory(Closeable):
             return
         caller = current_owner() if owner is None else owner
         reply: Reply[None] = Reply()
-        self._mirror.reset(machine_id, self._tell, Cleanup(machine_id, caller, reply))
+        with self._held.gate:
+            self._held.cleaning(machine_id, caller)
+            self._tell(Cleanup(machine_id, caller, reply))
         self._wait(reply, machine_id, "cleanup")
 
     def clear(self) -> None:
@@ -291,14 +300,17 @@ class ConcurrentMachineMemory(Closeable):
             ClosedError: the memory is closed.
         """
         reply: Reply[None] = Reply()
-        self._mirror.reset(None, self._tell, Clear(reply))
+        with self._held.gate:
+            self._held.clearing()
+            self._tell(Clear(reply))
         self._wait(reply, None, "clear")
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop the memory actor and release the scheduler. Idempotent and thread-safe.
 
         Operations already queued are handled first; parked ``lock`` calls raise
-        :class:`ClosedError`, and so does every later operation. Blocks until the actor's
+        :class:`ClosedError`, and so does every later operation, and any operation
+        whose message reached the actor too late to be handled. Blocks until the actor's
         thread has ended, or ``timeout`` seconds (None: no limit).
         """
         with self._close_lock:
@@ -318,8 +330,6 @@ class ConcurrentMachineMemory(Closeable):
     # -- messaging ---------------------------------------------------------------------
 
     def _tell(self, message: object) -> None:
-        # Only the mirror calls this directly: everything else goes through
-        # ``self._mirror.send`` so that deferred releases go first.
         if self._closed:
             raise ClosedError("memory")
         try:
@@ -327,29 +337,76 @@ class ConcurrentMachineMemory(Closeable):
         except pykka.ActorDeadError as error:
             raise ClosedError("memory") from error
 
-    def _ask(self, machine_id: str, operation: str, message: Callable[[Reply[T]], object]) -> T:
-        reply: Reply[T] = Reply()
-        self._mirror.send(message(reply), self._tell)
-        return self._wait(reply, machine_id, operation)
-
     def _wait(self, reply: Reply[T], machine_id: str | None, operation: str) -> T:
-        try:
-            return reply.wait(_ANSWER_TIMEOUT_S)
-        except ReplyTimeout:
-            if self._closed:
-                raise ClosedError("memory") from None
-            raise MemoryTimeoutError(machine_id, operation, _ANSWER_TIMEOUT_S) from None
+        answer_by = time.monotonic() + _ANSWER_TIMEOUT_S
+        return self._await(reply, answer_by, _ANSWER_TIMEOUT_S, machine_id, operation)
 
-    def _await_grant(
-        self, reply: Reply[Grant | None], machine_id: str, ticket: int
-    ) -> Grant | None:
-        timeout = self._lock_timeout_s
+    def _await(
+        self,
+        reply: Reply[T],
+        answer_by: float,
+        timeout_s: float,
+        machine_id: str | None,
+        operation: str,
+    ) -> T:
+        """Block until ``reply`` is answered, at the latest ``answer_by`` (monotonic clock).
+
+        Raises:
+            ClosedError: the memory was closed and will never answer.
+            MemoryTimeoutError: no answer by ``answer_by`` (``timeout_s`` after the call).
+        """
+        while True:
+            left = answer_by - time.monotonic()
+            try:
+                return reply.wait(min(max(left, 0.0), _CLOSED_POLL_S))
+            except ReplyTimeout:
+                pass
+            if self._closed and (left <= 0 or self._actor_ended()):
+                # The actor answers nothing once its thread has ended: take an answer it
+                # gave just before, else this one was queued too late.
+                try:
+                    return reply.wait(0)
+                except ReplyTimeout:
+                    raise ClosedError("memory") from None
+            if left <= 0:
+                raise MemoryTimeoutError(machine_id, operation, timeout_s)
+
+    def _actor_ended(self) -> bool:
+        return any(not thread.is_alive() for thread in self._actor_threads)
+
+    def _request(
+        self, machine_id: str, holder: object
+    ) -> tuple[str, object, int, Reply[Grant | None], float]:
+        """Send a lock request (never blocks); return what :meth:`_collect` needs."""
+        ticket = next(self._tickets)
+        deadline = self._scheduler.now() + self._budget_s
+        # The caller's own bound, in real time, on waiting for an actor that is stuck.
+        answer_by = time.monotonic() + self._lock_timeout_s
+        reply: Reply[Grant | None] = Reply()
+        with self._held.gate:
+            self._held.asking(machine_id, holder, ticket)
+        self._tell(Acquire(machine_id, holder, ticket, deadline, reply))
+        return machine_id, holder, ticket, reply, answer_by
+
+    def _collect(
+        self,
+        machine_id: str,
+        holder: object,
+        ticket: int,
+        reply: Reply[Grant | None],
+        answer_by: float,
+    ) -> bool:
+        """Block for the answer to lock request ``ticket``; record it; True if granted."""
+        grant = None
         try:
-            return reply.wait(timeout)
-        except ReplyTimeout:
-            if self._closed:
-                raise ClosedError("memory") from None
-        # No answer at all: withdraw the request, whether it is queued or was granted.
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._ref.tell(Abandon(machine_id, ticket))
-        raise MemoryTimeoutError(machine_id, "lock", timeout)
+            grant = self._await(reply, answer_by, self._lock_timeout_s, machine_id, "lock")
+        except MemoryTimeoutError:
+            # No answer at all: withdraw the request, whether it is queued or was granted.
+            with self._held.gate, contextlib.suppress(pykka.ActorDeadError):
+                self._held.abandoning(machine_id, holder, ticket)
+                self._ref.tell(Abandon(machine_id, ticket))
+            raise
+        finally:
+            with self._held.gate:
+                self._held.answered(machine_id, holder, ticket, grant)
+        return grant is not None

@@ -11,13 +11,11 @@ from typing import Any
 
 import msgspec
 
-from arvo_concurrent.memory.lease import Contention
 from arvo_concurrent.memory.reply import Reply
 
 __all__ = [
     "Abandon",
     "Acquire",
-    "Batch",
     "Cleanup",
     "Clear",
     "Grant",
@@ -33,26 +31,28 @@ class Grant(msgspec.Struct, frozen=True):
     """The answer to a granted :class:`Acquire`.
 
     Attributes:
-        fence: the lease's fencing number (grows with every new lease).
+        fence: the lease's fencing number (every new lease gets a larger one; a renewal
+            keeps it).
         data: the stored state at grant time (shared, never mutated; copy before handing out).
         expires_at: the scheduler time at which the lease expires.
-        resets: how many cleanup/clear messages the actor had handled at grant time.
-        contention: the lease's contention flag (see :class:`Contention`).
     """
 
     fence: int
     data: Any
     expires_at: float
-    resets: int
-    contention: Contention
 
 
 class Acquire(msgspec.Struct, frozen=True):
-    """Lock ``machine_id`` for ``owner``; answer a Grant, or None once the wait budget is spent."""
+    """Lock ``machine_id`` for ``owner``; answer a Grant, or None once ``deadline`` passed.
+
+    ``deadline`` is on the scheduler clock and was set by the caller when it asked, so
+    the time the request spent in the actor's inbox counts against the wait budget.
+    """
 
     machine_id: str
     owner: Any
     ticket: int
+    deadline: float
     reply: Reply[Grant | None]
 
 
@@ -64,18 +64,18 @@ class Abandon(msgspec.Struct, frozen=True):
 
 
 class Release(msgspec.Struct, frozen=True):
-    """Unlock ``machine_id``.
+    """Unlock ``machine_id`` for ``owner``.
 
-    With ``fence`` set, it is the holder releasing a lease it knows to be live: store
-    ``data`` first if set, release that lease, no reply. Without, the actor checks the
-    owner and answers whether the id is now free of ``owner``'s lock.
+    With ``fence`` set, only the lease with that fencing number is released; without,
+    the lease in force is released if ``owner`` holds it. With ``reply`` set the actor
+    answers True when the id is no longer locked by anyone else (released, or not
+    locked at all) and False when another lease is in force.
     """
 
     machine_id: str
     owner: Any
-    fence: int | None = None
-    reply: Reply[bool] | None = None
-    data: Any = msgspec.UNSET
+    fence: int | None
+    reply: Reply[bool] | None
 
 
 class Read(msgspec.Struct, frozen=True):
@@ -86,18 +86,20 @@ class Read(msgspec.Struct, frozen=True):
 
 
 class Write(msgspec.Struct, frozen=True):
-    """Store ``data`` (already a private copy).
+    """Store ``data`` (already a private copy) as written by ``owner``.
 
-    With ``fence`` set it is a holder's write flushed under a lease that is still in
-    force (no reply); without, the actor checks the owner and answers None or a
-    FencingError.
+    ``fence`` is the fencing number of the last lease ``owner`` was granted on the id
+    and has not unlocked, or None if there is none: the actor refuses (a FencingError
+    in the reply) a write whose lease is no longer the latest one granted on the id, and
+    a write without a lease while someone else's lease is in force. Without ``reply``
+    the facade vouched that the lease is in force: there is nothing to answer.
     """
 
     machine_id: str
     data: Any
     owner: Any
-    fence: int | None = None
-    reply: Reply[None] | None = None
+    fence: int | None
+    reply: Reply[None] | None
 
 
 class Cleanup(msgspec.Struct, frozen=True):
@@ -121,12 +123,6 @@ class LeasesDue(msgspec.Struct, frozen=True):
 
 
 class WaitsDue(msgspec.Struct, frozen=True):
-    """From the scheduler: refuse every lock request whose wait budget ends at or before ``at``."""
+    """From the scheduler: refuse every lock request whose deadline is at or before ``at``."""
 
     at: float
-
-
-class Batch(msgspec.Struct, frozen=True):
-    """Several messages queued as one, handled in order (one hand-off instead of several)."""
-
-    messages: tuple[Any, ...]

@@ -15,8 +15,9 @@ class PendingLock:
     """The answer to ``ConcurrentMachineMemory.request_lock``, to wait for later.
 
     The request is queued when this object is created, so requests made one after the
-    other from one thread are granted in that order. Meant for one waiting thread;
-    :meth:`done` may be called from any.
+    other from one thread are granted in that order. ``owner`` holds the lock only once
+    :meth:`wait` returned True. Meant for one waiting thread; :meth:`done` may be
+    called from any.
     """
 
     def __init__(
@@ -24,14 +25,12 @@ class PendingLock:
         machine_id: str,
         owner: Any,
         reply: Reply[Grant | None],
-        await_grant: Callable[[Reply[Grant | None]], Grant | None],
-        on_grant: Callable[[Grant], None],
+        collect: Callable[[], bool],
     ) -> None:
         self.machine_id = machine_id
         self.owner = owner
         self._reply = reply
-        self._await_grant = await_grant
-        self._on_grant = on_grant
+        self._collect = collect
         self._result: bool | None = None
 
     def done(self) -> bool:
@@ -41,7 +40,8 @@ class PendingLock:
     def wait(self) -> bool:
         """Block until the lock is granted or the wait budget is spent.
 
-        Blocks at most the wait budget plus the memory's answer timeout.
+        Blocks at most the wait budget plus the memory's answer timeout, counted from
+        the request.
 
         Returns:
             True when ``owner`` now holds the lock, False when the budget was spent.
@@ -51,8 +51,5 @@ class PendingLock:
             MemoryTimeoutError: the memory did not answer at all.
         """
         if self._result is None:
-            grant = self._await_grant(self._reply)
-            if grant is not None:
-                self._on_grant(grant)
-            self._result = grant is not None
+            self._result = self._collect()
         return self._result

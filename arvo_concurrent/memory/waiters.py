@@ -1,7 +1,8 @@
-"""Lock requests parked until their machine's lock frees or their wait budget ends."""
+"""Lock requests parked until their machine's lock frees or their deadline passes."""
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
 from typing import Any
 
@@ -20,7 +21,7 @@ class Waiter(msgspec.Struct, frozen=True):
         machine_id: the id it waits for.
         owner: who will hold the lock.
         ticket: the request's number (unique per memory).
-        reply: where the grant (or None, once the budget is spent) goes.
+        reply: where the grant (or None, once the deadline passed) goes.
         deadline: scheduler time at which its wait budget is spent.
     """
 
@@ -32,22 +33,27 @@ class Waiter(msgspec.Struct, frozen=True):
 
 
 class WaitQueues:
-    """FIFO queues of waiters, one per machine id, plus every waiter in deadline order.
+    """FIFO queues of waiters, one per machine id, plus a heap of their deadlines.
 
-    Every wait has the same budget on a clock that never goes back, so parking order
-    is deadline order across all ids: the next deadline is the oldest waiter, and one
-    timer per memory suffices. Every operation is O(1) per waiter.
+    Deadlines are set by the callers when they ask, so requests can reach the actor
+    slightly out of deadline order: a heap, not arrival order, finds the next one.
+    A waiter that leaves its queue (granted or withdrawn) leaves a stale heap entry,
+    dropped once it reaches the top; every entry below the oldest live waiter's is
+    newer than it, so the heap holds at most the requests of one wait budget.
     Not thread-safe: owned by the memory actor.
     """
 
     def __init__(self) -> None:
         self._by_id: dict[str, OrderedDict[int, Waiter]] = {}
-        self._by_deadline: OrderedDict[int, Waiter] = OrderedDict()
+        self._by_ticket: dict[int, Waiter] = {}
+        self._deadlines: list[tuple[float, int]] = []
 
     def park(self, waiter: Waiter) -> None:
         """Queue ``waiter`` behind the others waiting for its id."""
         self._by_id.setdefault(waiter.machine_id, OrderedDict())[waiter.ticket] = waiter
-        self._by_deadline[waiter.ticket] = waiter
+        self._by_ticket[waiter.ticket] = waiter
+        heapq.heappush(self._deadlines, (waiter.deadline, waiter.ticket))
+        self._drop_stale()
 
     def pop_next(self, machine_id: str) -> Waiter | None:
         """Take the longest-waiting request for ``machine_id``, if any."""
@@ -57,12 +63,12 @@ class WaitQueues:
         waiter = queue.popitem(last=False)[1]
         if not queue:
             del self._by_id[machine_id]
-        del self._by_deadline[waiter.ticket]
+        del self._by_ticket[waiter.ticket]
         return waiter
 
     def remove(self, ticket: int) -> Waiter | None:
         """Take request ``ticket`` out of its queue, if it is still waiting."""
-        waiter = self._by_deadline.pop(ticket, None)
+        waiter = self._by_ticket.pop(ticket, None)
         if waiter is not None:
             queue = self._by_id[waiter.machine_id]
             del queue[ticket]
@@ -73,28 +79,25 @@ class WaitQueues:
     def pop_due(self, at: float) -> list[Waiter]:
         """Take every waiter whose deadline is at or before ``at``."""
         due: list[Waiter] = []
-        while self._by_deadline:
-            waiter = next(iter(self._by_deadline.values()))
-            if waiter.deadline > at:
-                break
-            self.remove(waiter.ticket)
-            due.append(waiter)
+        while self._deadlines and self._deadlines[0][0] <= at:
+            waiter = self.remove(heapq.heappop(self._deadlines)[1])
+            if waiter is not None:
+                due.append(waiter)
         return due
 
     def earliest_deadline(self) -> float | None:
         """The first deadline to come, or None when nobody waits."""
-        if not self._by_deadline:
-            return None
-        return next(iter(self._by_deadline.values())).deadline
+        self._drop_stale()
+        return self._deadlines[0][0] if self._deadlines else None
 
     def drain(self) -> list[Waiter]:
         """Take every waiter of every id."""
-        waiters = list(self._by_deadline.values())
-        self._by_deadline.clear()
+        waiters = list(self._by_ticket.values())
+        self._by_ticket.clear()
         self._by_id.clear()
+        self._deadlines.clear()
         return waiters
 
-    def count(self, machine_id: str) -> int:
-        """How many requests wait for ``machine_id``."""
-        queue = self._by_id.get(machine_id)
-        return 0 if queue is None else len(queue)
+    def _drop_stale(self) -> None:
+        while self._deadlines and self._deadlines[0][1] not in self._by_ticket:
+            heapq.heappop(self._deadlines)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from arvo_concurrent.actors.scheduler import ManualScheduler
+from arvo_concurrent.actors.scheduler import ManualScheduler, TimerHandle
 from arvo_concurrent.memory import ConcurrentMachineMemory
 
 SYNC_ID = "__sync__"
@@ -34,10 +35,29 @@ def advance(memory: ConcurrentMachineMemory, clock: ManualScheduler, seconds: fl
     sync(memory)
 
 
+class SignallingScheduler(ManualScheduler):
+    """A ManualScheduler that sets ``scheduled`` whenever a timer is set.
+
+    The memory actor sets one when it parks a lock request (its wait deadline), so a
+    test can tell that a request made on another thread is parked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = threading.Event()
+
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
+        handle = super().call_later(delay_s, callback)
+        self.scheduled.set()
+        return handle
+
+
 @contextmanager
-def manual_memory(**settings: Any) -> Iterator[tuple[ConcurrentMachineMemory, ManualScheduler]]:
-    """A memory on a ManualScheduler; both are closed on exit."""
-    clock = ManualScheduler()
+def manual_memory(
+    **settings: Any,
+) -> Iterator[tuple[ConcurrentMachineMemory, SignallingScheduler]]:
+    """A memory on a SignallingScheduler (a ManualScheduler); both are closed on exit."""
+    clock = SignallingScheduler()
     memory = ConcurrentMachineMemory(scheduler=clock, **settings)
     try:
         yield memory, clock

@@ -1,73 +1,150 @@
-"""The memory actor on its own: held-back releases are collected when a request contends."""
+"""The memory actor on its own: fencing by the latest lease, caller deadlines, the expiry gate."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
 
 import pykka
 import pytest
 
 from arvo_concurrent.actors.scheduler import ManualScheduler
+from arvo_concurrent.memory import FencingError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
-from arvo_concurrent.memory.messages import Acquire, Grant, Read
-from arvo_concurrent.memory.mirror import LeaseMirror
+from arvo_concurrent.memory.messages import Acquire, Grant, LeasesDue, Read, Release, Write
 from arvo_concurrent.memory.reply import Reply
+
+TTL_S = 0.125
+
+
+class CountingGate:
+    """A lock that counts how often it was taken."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries = 0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.entries += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+
+class Harness:
+    def __init__(self, ref: pykka.ActorRef[MemoryActor], clock: ManualScheduler) -> None:
+        self.ref = ref
+        self.clock = clock
+        self._tickets = itertools.count(1)
+
+    def acquire(self, owner: str, deadline: float | None = None) -> Grant | None:
+        reply: Reply[Grant | None] = Reply()
+        due = self.clock.now() + 10 if deadline is None else deadline
+        self.ref.tell(Acquire("wf", owner, next(self._tickets), due, reply))
+        return reply.wait(10)
+
+    def write(self, owner: str, fence: int | None, data: dict[str, Any]) -> None:
+        reply: Reply[None] = Reply()
+        self.ref.tell(Write("wf", data, owner, fence, reply))
+        reply.wait(10)
+
+    def release(self, owner: str, fence: int) -> bool:
+        reply: Reply[bool] = Reply()
+        self.ref.tell(Release("wf", owner, fence, reply))
+        return reply.wait(10)
+
+    def read(self) -> Any:
+        reply: Reply[Any] = Reply()
+        self.ref.tell(Read("wf", reply))
+        return reply.wait(10)
 
 
 @pytest.fixture
-def actor() -> Iterator[tuple[pykka.ActorRef[MemoryActor], LeaseMirror]]:
+def gate() -> CountingGate:
+    return CountingGate()
+
+
+@pytest.fixture
+def harness(gate: CountingGate) -> Iterator[Harness]:
     clock = ManualScheduler()
-    mirror = LeaseMirror(clock.now)
     threads: list[threading.Thread] = []
-    config = MemoryConfig.validated(3, 100, 1.5, 120_000, True)
-    ref = MemoryActor.start(config, clock, mirror, threads)
-    yield ref, mirror
+    config = MemoryConfig.validated(3, 100, 1.5, TTL_S * 1000, True)
+    ref = MemoryActor.start(config, clock, threads, gate)
+    yield Harness(ref, clock)
     ref.stop(timeout=10)
     for thread in threads:
         thread.join(10)
+    clock.close()
 
 
-def _acquire(ref: pykka.ActorRef[MemoryActor], owner: str, ticket: int) -> Reply[Grant | None]:
-    reply: Reply[Grant | None] = Reply()
-    ref.tell(Acquire("wf", owner, ticket, reply))
-    return reply
+def _expire(harness: Harness, lease: Grant) -> None:
+    harness.ref.tell(LeasesDue(lease.expires_at))
 
 
-def test_a_release_held_back_is_collected_by_a_contending_request(
-    actor: tuple[pykka.ActorRef[MemoryActor], LeaseMirror],
+def test_a_write_under_an_older_lease_is_refused_after_the_later_holder_unlocked(
+    harness: Harness,
 ) -> None:
-    ref, mirror = actor
-    grant = _acquire(ref, "a", 1).wait(10)
-    assert grant is not None
-    mirror.remember("wf", "a", grant)
-    assert mirror.write("wf", "a", {"by": "a"})
-    # Nobody contends yet: the release (carrying a's write) is held back, not sent.
-    assert mirror.release("wf", "a", ref.tell)
-    # b's request reaches the actor without passing through the mirror, as when it
-    # was queued before a's unlock: the actor must collect the release itself.
-    second = _acquire(ref, "b", 2).wait(10)
+    first = harness.acquire("a")
+    assert first is not None
+    _expire(harness, first)
+    second = harness.acquire("b")
     assert second is not None
-    assert second.data == {"by": "a"}
-    assert second.fence > grant.fence
-    assert mirror.take_deferred() == []
+    harness.write("b", second.fence, {"by": "b"})
+    assert harness.release("b", second.fence)
+    with pytest.raises(FencingError) as caught:
+        harness.write("a", first.fence, {"by": "a"})
+    assert (caught.value.holder, caught.value.fence) == (None, second.fence)
+    assert harness.read() == {"by": "b"}
 
 
-def test_a_contended_lease_is_released_at_once(
-    actor: tuple[pykka.ActorRef[MemoryActor], LeaseMirror],
+def test_a_lapsed_lease_may_still_write_while_no_later_lease_was_granted(
+    harness: Harness,
 ) -> None:
-    ref, mirror = actor
-    grant = _acquire(ref, "a", 1).wait(10)
-    assert grant is not None
-    mirror.remember("wf", "a", grant)
-    waiting = _acquire(ref, "b", 2)
-    state: Reply[object] = Reply()
-    ref.tell(Read("wf", state))
-    assert state.wait(10) is None  # the actor has parked b by now
-    assert grant.contention.contended
-    sent: list[object] = []
-    assert mirror.release("wf", "a", sent.append)
-    assert len(sent) == 1  # sent, not held back
-    ref.tell(sent[0])
-    assert waiting.wait(10) is not None
+    lease = harness.acquire("a")
+    assert lease is not None
+    _expire(harness, lease)
+    harness.write("a", lease.fence, {"by": "a"})
+    assert harness.read() == {"by": "a"}
+
+
+def test_a_fence_is_forgotten_once_its_id_has_neither_state_nor_lease(
+    harness: Harness,
+) -> None:
+    # Nothing stored can be lost then, and the fences do not grow with every id ever locked.
+    first = harness.acquire("a")
+    assert first is not None
+    _expire(harness, first)
+    second = harness.acquire("b")
+    assert second is not None
+    assert harness.release("b", second.fence)  # b wrote nothing
+    harness.write("a", first.fence, {"by": "a"})
+    assert harness.read() == {"by": "a"}
+
+
+def test_a_request_whose_deadline_passed_on_its_way_is_refused_without_parking(
+    harness: Harness,
+) -> None:
+    assert harness.acquire("a") is not None
+    assert harness.acquire("b", deadline=harness.clock.now()) is None
+    assert harness.clock.pending() == 1  # the lease timer only: no wait was armed
+
+
+def test_the_lease_timer_queues_expiries_under_the_facades_gate(
+    harness: Harness, gate: CountingGate
+) -> None:
+    lease = harness.acquire("a")
+    assert lease is not None
+    assert gate.entries == 0
+    assert harness.clock.advance(TTL_S) == 1
+    assert gate.entries == 1
+    assert harness.acquire("b") is not None  # the expiry took effect

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from arvo_concurrent.actors.scheduler import TimerHandle, acquire_shared_scheduler
 from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     IMachineMemory,
     MachineIdError,
     MemoryDataError,
+    machine_memory,
 )
 from tests.memory.helpers import manual_memory
 
@@ -87,9 +88,11 @@ def test_a_holder_cleaning_up_keeps_the_lock_until_it_unlocks() -> None:
     with manual_memory() as (memory, _clock):
         memory.write("id-1", {"count": 1})
         assert memory.lock("id-1", owner="holder")
+        assert memory.read("id-1", owner="holder") == {"count": 1}  # the grant's state
         waiter = memory.request_lock("id-1", owner="waiter")
         memory.cleanup("id-1", owner="holder")
         assert memory.read("id-1") is None
+        assert memory.read("id-1", owner="holder") is None  # not the grant's state any more
         assert not waiter.done()  # no other event runs while the holder finishes
         assert memory.unlock("id-1", owner="holder") is True
         assert waiter.wait() is True
@@ -164,12 +167,43 @@ def test_every_operation_after_close_raises_closed_error() -> None:
             memory.clear()
 
 
-def test_close_ends_the_actor_thread_and_releases_the_shared_scheduler() -> None:
-    before = set(threading.enumerate())
+class CountedShare:
+    """A handle on the shared scheduler that counts its releases."""
+
+    def __init__(self) -> None:
+        self._inner = acquire_shared_scheduler()
+        self.closed = 0
+
+    def now(self) -> float:
+        return self._inner.now()
+
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
+        return self._inner.call_later(delay_s, callback)
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed += 1
+        self._inner.close(timeout)
+
+
+def test_close_ends_the_actor_thread_and_releases_the_shared_scheduler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Others may use the shared scheduler too: what this memory owes is to end its
+    # actor thread and give back its own handle, once.
+    shares: list[CountedShare] = []
+
+    def acquire() -> CountedShare:
+        shares.append(CountedShare())
+        return shares[-1]
+
+    monkeypatch.setattr(machine_memory, "acquire_shared_scheduler", acquire)
     memory = ConcurrentMachineMemory(lock_ttl_ms=60_000)
     with memory:
-        assert memory.lock("id-1")  # arms a lease timer on the shared scheduler thread
-        started = set(threading.enumerate()) - before
-        assert any(t.name.startswith("MemoryActor") for t in started)
-        assert any(t.name == "arvo-scheduler" for t in started)
-    assert not [t for t in started if t.is_alive()]
+        assert memory.lock("id-1")  # arms a lease timer on the shared scheduler
+        actor_threads = list(memory._actor_threads)
+        assert [share.closed for share in shares] == [0]
+    assert [share.closed for share in shares] == [1]
+    assert len(actor_threads) == 1
+    assert not actor_threads[0].is_alive()
+    memory.close()
+    assert [share.closed for share in shares] == [1]  # close is idempotent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -70,26 +71,80 @@ def test_fifty_operations_over_five_ids_each_count_ten(memory: ConcurrentMachine
 
 
 def test_no_two_holders_ever_overlap(memory: ConcurrentMachineMemory) -> None:
-    inside = 0
-    overlaps = 0
-    guard = threading.Lock()
+    holder: list[int | None] = [None]
+    overlaps: list[tuple[int, int | None]] = []
+    refused: list[int] = []
     start = threading.Barrier(8)
 
-    def worker() -> None:
-        nonlocal inside, overlaps
+    def worker(index: int) -> None:
         start.wait()
         for _ in range(50):
-            assert memory.lock("exclusive")
-            with guard:
-                inside += 1
-                overlaps += inside > 1
-            with guard:
-                inside -= 1
-            memory.unlock("exclusive")
+            if not memory.lock("exclusive"):
+                refused.append(index)
+                continue
+            if holder[0] is not None:
+                overlaps.append((index, holder[0]))
+            holder[0] = index
+            # A round trip to the actor inside the critical section hands the GIL to
+            # the other threads, so a second holder would have every chance to enter.
+            memory.write("exclusive", {"holder": index})
+            if memory.read("exclusive") != {"holder": index} or holder[0] != index:
+                overlaps.append((index, holder[0]))
+            holder[0] = None
+            if not memory.unlock("exclusive"):
+                refused.append(index)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert overlaps == 0
+    assert overlaps == []
+    assert refused == []
+    assert holder == [None]  # every worker got through all 50 rounds without raising
+
+
+def test_a_reader_never_sees_the_state_go_back(memory: ConcurrentMachineMemory) -> None:
+    # Every read must see every write that returned before it: with one writer counting
+    # up under the lock, what each reader sees can only grow.
+    rounds = 300
+    memory.write("monotonic", {"v": 0})
+    start = threading.Barrier(4)
+    written = threading.Event()
+    refused: list[int] = []
+    went_back: list[tuple[int, int]] = []
+    finally_seen: list[Any] = []
+
+    def writer() -> None:
+        start.wait()
+        try:
+            for value in range(1, rounds + 1):
+                if not memory.lock("monotonic"):
+                    refused.append(value)
+                    continue
+                memory.write("monotonic", {"v": value})
+                if not memory.unlock("monotonic"):
+                    refused.append(value)
+        finally:
+            written.set()
+
+    def reader() -> None:
+        start.wait()
+        last = 0
+        while not written.is_set():
+            state = memory.read("monotonic") or {"v": -1}
+            if state["v"] < last:
+                went_back.append((last, state["v"]))
+            last = max(last, state["v"])
+        finally_seen.append(memory.read("monotonic"))
+
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    assert went_back == []
+    assert finally_seen == [{"v": rounds}] * 3

@@ -110,6 +110,38 @@ def test_an_old_holder_can_neither_write_nor_unlock_once_its_lease_was_taken() -
         assert memory.read("wf") == {"step": "b-1"}
 
 
+def test_a_stale_holder_cannot_overwrite_an_update_made_and_unlocked_since() -> None:
+    # The lost update fencing exists for: a reads, stalls past its TTL; b locks,
+    # increments and unlocks; a's increment of what it read must not overwrite b's.
+    with manual_memory(lock_max_retries=0, lock_ttl_ms=TTL_MS) as (memory, clock):
+        memory.write("wf", {"count": 0})
+        assert memory.lock("wf", owner="a")
+        seen_by_a = memory.read("wf", owner="a")
+        assert seen_by_a == {"count": 0}
+        advance(memory, clock, 0.125)
+        assert memory.lock("wf", owner="b")
+        seen_by_b = memory.read("wf", owner="b")
+        assert seen_by_b == {"count": 0}
+        memory.write("wf", {"count": seen_by_b["count"] + 1}, owner="b")
+        assert memory.unlock("wf", owner="b")
+        with pytest.raises(FencingError) as caught:
+            memory.write("wf", {"count": seen_by_a["count"] + 1}, owner="a")
+        assert (caught.value.owner, caught.value.holder) == ("a", None)
+        assert "has ended" in str(caught.value)
+        assert memory.read("wf") == {"count": 1}
+        assert memory.unlock("wf", owner="a") is True  # nobody holds it
+        memory.write("wf", {"count": 2}, owner="a")  # now a writes as one who never locked
+        assert memory.read("wf") == {"count": 2}
+
+
+def test_a_lapsed_lease_may_still_write_while_nobody_else_locked() -> None:
+    with manual_memory(lock_max_retries=0, lock_ttl_ms=TTL_MS) as (memory, clock):
+        assert memory.lock("wf", owner="a")
+        advance(memory, clock, 0.125)
+        memory.write("wf", {"v": "late"}, owner="a")  # nothing anyone wrote is lost
+        assert memory.read("wf") == {"v": "late"}
+
+
 def test_every_new_lease_has_a_larger_fence() -> None:
     with manual_memory(lock_max_retries=0, lock_ttl_ms=TTL_MS) as (memory, clock):
         assert memory.lock("wf", owner="a")
@@ -166,6 +198,80 @@ def test_a_holders_write_reaches_the_next_holder() -> None:
         assert memory.unlock("wf", owner="a")
         assert pending.wait()
         assert memory.read("wf") == {"v": 1}
+
+
+def test_a_holder_reads_its_own_write() -> None:
+    with manual_memory() as (memory, _clock):
+        memory.write("wf", {"v": 0})
+        assert memory.lock("wf", owner="a")
+        assert memory.read("wf", owner="a") == {"v": 0}
+        memory.write("wf", {"v": 1}, owner="a")
+        assert memory.read("wf", owner="a") == {"v": 1}
+
+
+def test_a_write_between_a_renewal_request_and_its_wait_is_kept_and_seen() -> None:
+    with manual_memory() as (memory, _clock):
+        assert memory.lock("wf", owner="a")
+        memory.write("wf", {"v": 1}, owner="a")
+        renewal = memory.request_lock("wf", owner="a")
+        memory.write("wf", {"v": 2}, owner="a")
+        assert renewal.wait() is True
+        assert memory.read("wf", owner="a") == {"v": 2}
+        assert memory.unlock("wf", owner="a")
+        assert memory.read("wf") == {"v": 2}
+
+
+def test_a_write_between_a_lock_request_and_its_wait_is_kept_and_seen() -> None:
+    with manual_memory() as (memory, _clock):
+        memory.write("wf", {"v": 1})
+        pending = memory.request_lock("wf", owner="a")
+        sync(memory)  # granted in the actor, not collected yet
+        memory.write("wf", {"v": 2}, owner="a")
+        assert pending.wait() is True
+        assert memory.read("wf", owner="a") == {"v": 2}  # not the state the grant carried
+        assert memory.unlock("wf", owner="a")
+        assert memory.read("wf") == {"v": 2}
+
+
+def test_an_unlock_between_a_renewal_request_and_its_wait_leaves_no_stale_lease() -> None:
+    with manual_memory(lock_max_retries=0) as (memory, _clock):
+        assert memory.lock("wf", owner="a")
+        renewal = memory.request_lock("wf", owner="a")
+        assert memory.unlock("wf", owner="a")  # releases the renewed lease
+        assert memory.lock("wf", owner="b")
+        memory.write("wf", {"by": "b"}, owner="b")
+        assert renewal.wait() is True  # it was granted, before the unlock
+        assert memory.read("wf", owner="a") == {"by": "b"}
+        with pytest.raises(FencingError):
+            memory.write("wf", {"by": "a"}, owner="a")
+        assert memory.unlock("wf", owner="a") is False  # b's lock stays
+
+
+def test_a_grant_collected_after_a_cleanup_dropped_its_lease_vouches_for_nothing() -> None:
+    with manual_memory(lock_max_retries=0) as (memory, _clock):
+        memory.write("wf", {"v": 1})
+        pending = memory.request_lock("wf", owner="a")
+        sync(memory)  # granted in the actor, not collected yet
+        memory.cleanup("wf", owner="c")  # drops a's lease
+        assert memory.lock("wf", owner="b")
+        memory.write("wf", {"v": 2}, owner="b")
+        assert pending.wait() is True
+        assert memory.read("wf", owner="a") == {"v": 2}
+        with pytest.raises(FencingError):
+            memory.write("wf", {"v": 3}, owner="a")
+        assert memory.unlock("wf", owner="a") is False
+        assert memory.read("wf") == {"v": 2}
+
+
+def test_after_clear_a_former_holder_holds_nothing() -> None:
+    with manual_memory(lock_max_retries=0) as (memory, _clock):
+        assert memory.lock("wf", owner="a")
+        memory.clear()
+        assert memory.lock("wf", owner="b")
+        assert memory.unlock("wf", owner="a") is False
+        with pytest.raises(FencingError):
+            memory.write("wf", {}, owner="a")
+        assert memory.unlock("wf", owner="b")
 
 
 def test_cleanup_while_locked_discards_the_holders_write() -> None:

@@ -1,13 +1,20 @@
-"""Random lock / unlock / write / read / cleanup / expiry sequences against a simple model.
+"""Random lock / unlock / write / read / cleanup / clear / expiry sequences against a model.
 
 Several owners act on two ids through one thread (``lock_max_retries=0``, so a lock
 never waits); a ManualScheduler drives lease expiry. Times are binary fractions so
 that the model's clock and the scheduler's agree exactly.
+
+The model's fencing: an owner writes under the last lease it was granted on the id and
+has not unlocked (its "record"; a cleanup by someone else or a clear drops it too). Such
+a write is refused when a later lease was granted on the id since, whether or not that
+one is still held, unless the id has neither a state nor a lease any more. A write
+without a record is refused only while someone else holds the lock.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,6 +30,12 @@ OWNERS = st.sampled_from(["a", "b", "c"])
 IDS = st.sampled_from(["x", "y"])
 
 
+class Lease(NamedTuple):
+    owner: str
+    fence: int
+    expires_at: float
+
+
 class MemoryModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -30,61 +43,130 @@ class MemoryModel(RuleBasedStateMachine):
         self.memory = ConcurrentMachineMemory(
             lock_max_retries=0, lock_ttl_ms=TTL_S * 1000, scheduler=self.clock
         )
+        self.fences = itertools.count(1)
         self.states: dict[str, dict[str, Any]] = {}
-        self.leases: dict[str, tuple[str, float]] = {}  # id -> (owner, expires_at)
+        self.leases: dict[str, Lease] = {}
+        self.latest: dict[str, int] = {}  # id -> fence of the latest lease granted on it
+        self.records: dict[tuple[str, str], int] = {}  # (owner, id) -> fence
 
     def holder(self, machine_id: str) -> str | None:
         lease = self.leases.get(machine_id)
-        return None if lease is None else lease[0]
+        return None if lease is None else lease.owner
+
+    def end_lease(self, machine_id: str) -> None:
+        del self.leases[machine_id]
+        if machine_id not in self.states:
+            self.latest.pop(machine_id, None)
+
+    def write_allowed(self, owner: str, machine_id: str) -> bool:
+        record = self.records.get((owner, machine_id))
+        if record is None:
+            return self.holder(machine_id) in (None, owner)
+        return self.latest.get(machine_id, record) == record
 
     @rule(owner=OWNERS, machine_id=IDS)
     def lock(self, owner: str, machine_id: str) -> None:
-        expected = self.holder(machine_id) in (None, owner)
+        holder = self.holder(machine_id)
+        expected = holder in (None, owner)
         assert self.memory.lock(machine_id, owner=owner) is expected
-        if expected:
-            self.leases[machine_id] = (owner, self.clock.now() + TTL_S)
+        if not expected:
+            return
+        expires_at = self.clock.now() + TTL_S
+        if holder == owner:
+            fence = self.leases[machine_id].fence  # a renewal keeps the fence
+        else:
+            fence = next(self.fences)
+            self.latest[machine_id] = fence
+        self.leases[machine_id] = Lease(owner, fence, expires_at)
+        self.records[(owner, machine_id)] = fence
 
     @rule(owner=OWNERS, machine_id=IDS)
     def unlock(self, owner: str, machine_id: str) -> None:
         holder = self.holder(machine_id)
         assert self.memory.unlock(machine_id, owner=owner) is (holder in (None, owner))
+        self.records.pop((owner, machine_id), None)
         if holder == owner:
-            del self.leases[machine_id]
+            self.end_lease(machine_id)
 
     @rule(owner=OWNERS, machine_id=IDS, value=st.integers(0, 1000))
     def write(self, owner: str, machine_id: str, value: int) -> None:
-        holder = self.holder(machine_id)
-        if holder not in (None, owner):
-            with pytest.raises(FencingError):
-                self.memory.write(machine_id, {"v": value}, owner=owner)
-        else:
+        if self.write_allowed(owner, machine_id):
             self.memory.write(machine_id, {"v": value}, owner=owner)
             self.states[machine_id] = {"v": value}
+        else:
+            with pytest.raises(FencingError):
+                self.memory.write(machine_id, {"v": value}, owner=owner)
 
-    @rule(machine_id=IDS)
-    def read(self, machine_id: str) -> None:
-        assert self.memory.read(machine_id) == self.states.get(machine_id)
+    @rule(owner=OWNERS, machine_id=IDS)
+    def read(self, owner: str, machine_id: str) -> None:
+        # As a holder, the read may be answered from the grant: it must still be current.
+        assert self.memory.read(machine_id, owner=owner) == self.states.get(machine_id)
 
-    @rule(machine_id=IDS)
-    def cleanup(self, machine_id: str) -> None:
-        self.memory.cleanup(machine_id)
+    @rule(owner=OWNERS, machine_id=IDS)
+    def cleanup(self, owner: str, machine_id: str) -> None:
+        self.memory.cleanup(machine_id, owner=owner)
         self.states.pop(machine_id, None)
-        self.leases.pop(machine_id, None)
+        for key in [k for k in self.records if k[1] == machine_id and k[0] != owner]:
+            del self.records[key]
+        holder = self.holder(machine_id)
+        if holder is None:
+            self.latest.pop(machine_id, None)
+        elif holder != owner:
+            self.end_lease(machine_id)
+
+    @rule()
+    def clear(self) -> None:
+        self.memory.clear()
+        self.states.clear()
+        self.leases.clear()
+        self.latest.clear()
+        self.records.clear()
 
     @rule(seconds=st.sampled_from([0.125, 0.25, 0.5]))
     def let_time_pass(self, seconds: float) -> None:
         advance(self.memory, self.clock, seconds)
         now = self.clock.now()
-        self.leases = {i: lease for i, lease in self.leases.items() if lease[1] > now}
+        for machine_id in [i for i, lease in self.leases.items() if lease.expires_at <= now]:
+            self.end_lease(machine_id)
+
+    @precondition(lambda self: bool(self.leases))
+    @rule(data=st.data(), owner=OWNERS)
+    def holder_stalls_and_another_takes_over(self, data: st.DataObject, owner: str) -> None:
+        # The run-up to a lost update, made likely: a lease lapses, someone else locks.
+        machine_id = data.draw(st.sampled_from(sorted(self.leases)))
+        self.let_time_pass(TTL_S)
+        self.lock(owner, machine_id)
+
+    @precondition(lambda self: bool(self.leases))
+    @rule(data=st.data())
+    def another_owner_cleans_up_a_held_id(self, data: st.DataObject) -> None:
+        # Drops the holder's lease under it: its reads and unlock must notice.
+        machine_id = data.draw(st.sampled_from(sorted(self.leases)))
+        holder = self.leases[machine_id].owner
+        self.cleanup(data.draw(OWNERS.filter(lambda owner: owner != holder)), machine_id)
+        self.read(holder, machine_id)
+        self.lock(data.draw(OWNERS), machine_id)
+        self.unlock(holder, machine_id)
+
+    def stale_records(self) -> list[tuple[str, str]]:
+        return sorted(
+            key for key, fence in self.records.items() if self.latest.get(key[1], fence) != fence
+        )
+
+    @precondition(lambda self: bool(self.stale_records()))
+    @rule(data=st.data(), value=st.integers(0, 1000))
+    def stale_holder_writes(self, data: st.DataObject, value: int) -> None:
+        owner, machine_id = data.draw(st.sampled_from(self.stale_records()))
+        self.write(owner, machine_id, value)
 
     @precondition(lambda self: bool(self.leases))
     @rule(data=st.data())
     def holder_reads_its_own_write(self, data: st.DataObject) -> None:
         machine_id = data.draw(st.sampled_from(sorted(self.leases)))
-        owner = self.leases[machine_id][0]
+        owner = self.leases[machine_id].owner
         self.memory.write(machine_id, {"by": owner}, owner=owner)
         self.states[machine_id] = {"by": owner}
-        assert self.memory.read(machine_id) == {"by": owner}
+        assert self.memory.read(machine_id, owner=owner) == {"by": owner}
 
     @invariant()
     def stored_states_match(self) -> None:
@@ -97,8 +179,8 @@ class MemoryModel(RuleBasedStateMachine):
 
 
 MemoryModel.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=30,
+    max_examples=60,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -38,14 +38,20 @@ def test_waiters_are_granted_in_fifo_order() -> None:
 
 
 def test_a_thread_waiting_in_lock_wakes_when_the_holder_unlocks() -> None:
-    with manual_memory() as (memory, _clock):
+    with manual_memory() as (memory, clock):
         assert memory.lock("wf", owner="holder")
+        clock.scheduled.clear()  # the lease timer was set
         result: list[bool] = []
         waiter = threading.Thread(target=lambda: result.append(memory.lock("wf")))
         waiter.start()
+        # The actor sets the wait deadline's timer when it parks the request: the
+        # waiter is blocked in lock() before the holder unlocks.
+        assert clock.scheduled.wait(timeout=10)
+        assert result == []
         assert memory.unlock("wf", owner="holder")
         waiter.join()
         assert result == [True]
+        assert clock.now() == 0.0  # no deadline passed: the unlock granted it
 
 
 def test_lock_returns_false_once_the_retry_budget_is_spent() -> None:
@@ -54,13 +60,27 @@ def test_lock_returns_false_once_the_retry_budget_is_spent() -> None:
     with manual_memory(**settings) as (memory, clock):
         assert memory.lock("wf", owner="holder")
         waiter = memory.request_lock("wf", owner="waiter")
-        sync(memory)  # the budget counts from when the actor parks the request
         for step in (0.25, 0.0625, 0.03125):  # up to 0.34375 s
             advance(memory, clock, step)
             assert not waiter.done(), clock.now()
         advance(memory, clock, 0.0078125)  # 0.3515625 s
         assert waiter.wait() is False
         assert clock.now() >= 0.35
+        assert memory.unlock("wf", owner="holder")
+
+
+def test_the_wait_budget_counts_from_the_request_not_from_its_arrival() -> None:
+    with manual_memory(lock_max_retries=1, lock_initial_delay_ms=125) as (memory, clock):
+        assert memory.lock("wf", owner="holder")
+        send = memory._tell
+        in_transit: list[object] = []
+        memory._tell = in_transit.append  # type: ignore[method-assign]
+        late = memory.request_lock("wf", owner="late")
+        memory._tell = send  # type: ignore[method-assign]
+        advance(memory, clock, 0.125)  # the whole budget passes before the request arrives
+        send(in_transit[0])
+        assert late.wait() is False
+        assert clock.now() == 0.125  # refused on arrival, not a budget later
         assert memory.unlock("wf", owner="holder")
 
 
@@ -142,6 +162,43 @@ def test_a_thread_blocked_in_lock_is_released_by_close() -> None:
         assert parked.wait(timeout=10)
         memory.close()
         waiter.join()
+        assert len(errors) == 1
+
+
+def test_an_operation_whose_message_the_stopping_actor_never_handles_raises_closed_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A message queued behind the actor's stop is dropped unanswered. The answer timeout
+    # is made far longer than the test, so only noticing the close can end the wait.
+    monkeypatch.setattr(machine_memory, "_ANSWER_TIMEOUT_S", 3600.0)
+    with manual_memory() as (memory, _clock):
+        actor = memory._ref
+        dropped = threading.Event()
+
+        class LateRef:
+            """Delivers nothing, as if each message landed behind the stop."""
+
+            def tell(self, message: object) -> None:
+                dropped.set()
+
+            def stop(self, block: bool, timeout: float | None) -> object:
+                return actor.stop(block=block, timeout=timeout)
+
+        memory._ref = LateRef()  # type: ignore[assignment]
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                memory.read("wf")
+            except ClosedError as error:
+                errors.append(error)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert dropped.wait(timeout=10)
+        memory.close()
+        reader.join(timeout=10)
+        assert not reader.is_alive()
         assert len(errors) == 1
 
 
