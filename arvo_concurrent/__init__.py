@@ -53,10 +53,12 @@ from arvo_concurrent.broker.config import HandlerConfig
 from arvo_concurrent.broker.errors import (
     DomainedEventError,
     EventDroppedError,
+    HandlerAbortedError,
     IdleTimeoutError,
     ResolveTimeoutError,
     RoutingError,
     SubscriptionConflictError,
+    WaitInHandlerError,
 )
 from arvo_concurrent.broker.factory import (
     ConcurrentEventBrokerHandle,
@@ -99,6 +101,7 @@ __all__ = [
     "EventDroppedError",
     "ExecutionViolation",
     "FencingError",
+    "HandlerAbortedError",
     "HandlerConfig",
     "HandlerConfigError",
     "HandlerCounters",
@@ -121,6 +124,7 @@ __all__ = [
     "TransactionViolation",
     "VersionedArvoContract",
     "ViolationError",
+    "WaitInHandlerError",
     "assign",
     "create_arvo_contract",
     "create_arvo_event",
