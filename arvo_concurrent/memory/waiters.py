@@ -38,8 +38,8 @@ class WaitQueues:
     Deadlines are set by the callers when they ask, so requests can reach the actor
     slightly out of deadline order: a heap, not arrival order, finds the next one.
     A waiter that leaves its queue (granted or withdrawn) leaves a stale heap entry,
-    dropped once it reaches the top; every entry below the oldest live waiter's is
-    newer than it, so the heap holds at most the requests of one wait budget.
+    dropped once it reaches the top. What stays has a deadline no earlier than the
+    oldest live waiter's, so the heap only holds requests of about one wait budget.
     Not thread-safe: owned by the memory actor.
     """
 
