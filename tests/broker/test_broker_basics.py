@@ -1,16 +1,13 @@
 """ConcurrentEventBroker: the TypeScript test inventory (ARVO_MODEL 7.5), ported to threads.
 
-Events are plain stand-ins: the broker reads only ``.to``. The helpers here are reused
-by the other broker test modules.
+Events are plain stand-ins (``tests.broker.support.Ev``): the broker reads only ``.to``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import msgspec
 import pytest
 
 from arvo_concurrent.broker import (
@@ -23,70 +20,7 @@ from arvo_concurrent.broker import (
     SubscriptionConflictError,
     TopicStats,
 )
-
-WAIT_S = 5.0
-
-
-class Ev(msgspec.Struct, frozen=True):
-    """A stand-in event, like the TypeScript tests' ``{id, type: 'test', to}``."""
-
-    to: Any
-    id: int = 0
-    type: str = "test"
-
-
-class Errors:
-    """A thread-safe ``on_error`` that records every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Exception, Any]] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, error: Exception, event: Any) -> None:
-        with self._cond:
-            self.calls.append((error, event))
-            self._cond.notify_all()
-
-    def wait_for(self, n: int) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self.calls) >= n, WAIT_S)
-
-    @property
-    def errors(self) -> list[Exception]:
-        return [error for error, _ in self.calls]
-
-
-class Counter:
-    """A thread-safe counter of handler runs, optionally held on a gate."""
-
-    def __init__(self, gate: threading.Event | None = None) -> None:
-        self.count = 0
-        self.events: list[Any] = []
-        self.gate = gate
-        self._cond = threading.Condition()
-
-    def __call__(self, event: Any, publish: Any) -> None:
-        if self.gate is not None:
-            assert self.gate.wait(WAIT_S)
-        with self._cond:
-            self.count += 1
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def wait_for(self, n: int) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self.count >= n, WAIT_S)
-
-
-@pytest.fixture
-def errors() -> Errors:
-    return Errors()
-
-
-@pytest.fixture
-def broker(errors: Errors) -> Iterator[ConcurrentEventBroker]:
-    with ConcurrentEventBroker(on_error=errors) as b:
-        yield b
+from tests.broker.support import WAIT_S, Counter, Errors, Ev
 
 
 def test_subscribe_registers_handler(broker: ConcurrentEventBroker) -> None:

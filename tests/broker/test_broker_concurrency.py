@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pykka
@@ -18,18 +17,7 @@ from arvo_concurrent.broker import (
     SubscriptionError,
     TopicStats,
 )
-from tests.broker.test_broker_basics import WAIT_S, Counter, Errors, Ev
-
-
-@pytest.fixture
-def errors() -> Errors:
-    return Errors()
-
-
-@pytest.fixture
-def broker(errors: Errors) -> Iterator[ConcurrentEventBroker]:
-    with ConcurrentEventBroker(on_error=errors) as b:
-        yield b
+from tests.broker.support import WAIT_S, Counter, Errors, Ev
 
 
 class Concurrency:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pykka
@@ -15,18 +14,7 @@ import arvo_concurrent.actors.pool as pool_module
 from arvo_concurrent.actors.worker import PoolWorker
 from arvo_concurrent.broker import ConcurrentEventBroker, EventDroppedError, RoutingError
 from arvo_concurrent.errors import ClosedError
-from tests.broker.test_broker_basics import WAIT_S, Counter, Errors, Ev
-
-
-@pytest.fixture
-def errors() -> Errors:
-    return Errors()
-
-
-@pytest.fixture
-def broker(errors: Errors) -> Iterator[ConcurrentEventBroker]:
-    with ConcurrentEventBroker(on_error=errors) as b:
-        yield b
+from tests.broker.support import WAIT_S, Counter, Errors, Ev
 
 
 class Held:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,19 +15,7 @@ from arvo_concurrent.broker import (
     WaitInHandlerError,
     WorkTracker,
 )
-from tests.broker.test_broker_basics import WAIT_S, Errors, Ev
-
-
-@pytest.fixture
-def errors() -> Errors:
-    return Errors()
-
-
-@pytest.fixture
-def broker(errors: Errors) -> Iterator[ConcurrentEventBroker]:
-    with ConcurrentEventBroker(on_error=errors) as b:
-        yield b
-
+from tests.broker.support import WAIT_S, Errors, Ev
 
 # -- WorkTracker on its own ---------------------------------------------------------
 

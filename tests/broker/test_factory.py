@@ -29,6 +29,7 @@ from tests.arvo.handlers import (
     product_handler,
     weighted_average_resumable,
 )
+from tests.broker.support import Errors
 
 ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
 PRODUCT = create_arvo_event_factory(product_contract.version("1.0.0"))
@@ -40,22 +41,6 @@ WEIGHTED = create_arvo_event_factory(weighted_average_contract.version("1.0.0"))
 def memory() -> Iterator[ConcurrentMachineMemory]:
     with ConcurrentMachineMemory() as mem:
         yield mem
-
-
-class Errors:
-    """An on_broker_error that records (error, event) pairs; thread-safe."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[Exception, Any]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, error: Exception, event: Any) -> None:
-        with self._lock:
-            self.items.append((error, event))
-
-    @property
-    def messages(self) -> list[str]:
-        return [str(e) for e, _ in self.items]
 
 
 def add_event(numbers: list[float], source: str = TEST_SOURCE) -> ArvoEvent:
@@ -164,8 +149,8 @@ def test_a_contract_violation_is_thrown_at_once_by_default() -> None:
     with handle:
         assert handle.resolve(bad_product_event(), timeout=10) is None
         stats = handle.handler_stats("com.calculator.product")
-    assert len(errors.items) == 1
-    assert isinstance(errors.items[0][0], ContractViolation)
+    assert len(errors.calls) == 1
+    assert isinstance(errors.calls[0][0], ContractViolation)
     assert stats is not None
     assert (stats.executions, stats.failed) == (1, 1)
 
@@ -187,8 +172,8 @@ def test_retry_on_handler_failure_runs_one_plus_max_retries_times_with_exact_wai
     assert stats is not None
     assert (stats.executions, stats.retries, stats.failed) == (4, 3, 1)
     assert waits == pytest.approx([0.010, 0.015, 0.0225])
-    assert len(errors.items) == 1
-    assert "after 4 attempt(s) (exhausted)" in errors.items[0][0].__notes__[0]
+    assert len(errors.calls) == 1
+    assert "after 4 attempt(s) (exhausted)" in errors.calls[0][0].__notes__[0]
 
 
 def test_on_error_suppress_drops_the_event_without_a_broker_error() -> None:
@@ -198,7 +183,7 @@ def test_on_error_suppress_drops_the_event_without_a_broker_error() -> None:
     with handle:
         assert handle.resolve(bad_product_event(), timeout=10) is None
         stats = handle.handler_stats("com.calculator.product")
-    assert errors.items == []
+    assert errors.calls == []
     assert stats is not None
     assert (stats.executions, stats.suppressed) == (1, 1)
 
@@ -208,7 +193,7 @@ def test_on_error_throw_reports_the_error() -> None:
     handlers = [{"handler": product_handler(), "on_error": lambda error, info: "THROW"}]
     with create_concurrent_event_broker(handlers, on_broker_error=errors) as handle:
         assert handle.resolve(bad_product_event(), timeout=10) is None
-    assert len(errors.items) == 1
+    assert len(errors.calls) == 1
 
 
 def test_an_async_on_error_is_a_clear_error_never_a_retry() -> None:
@@ -242,7 +227,7 @@ def test_on_broker_error_catches_routing_failures_in_the_publisher() -> None:
     with create_concurrent_event_broker([{"handler": add_handler()}], on_broker_error=errors) as h:
         h.broker.publish(PRODUCT.accepts(source=TEST_SOURCE, data={"numbers": [1, 2]}))
         # Routing happens in the publisher's thread, so the report is already there.
-        assert len(errors.items) == 1
+        assert len(errors.calls) == 1
     assert "Routing failed" in errors.messages[0]
     assert "com.calculator.add" in errors.messages[0]
 
