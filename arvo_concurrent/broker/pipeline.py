@@ -124,17 +124,18 @@ class HandlerPipeline:
             on_error=self._config.on_error,
             sleep=self._sleep,
         )
-        self._counts.add(executions=outcome.attempts, retries=outcome.attempts - 1)
+        # One counter update per event: this lock is taken on every event of the handler.
+        attempts = {"executions": outcome.attempts, "retries": outcome.attempts - 1}
         if isinstance(outcome, Suppressed):
-            self._counts.add(suppressed=1)
+            self._counts.add(suppressed=1, **attempts)
             logger.info("Suppressed failure of %r: %r", source, outcome.error)
             return None
         if isinstance(outcome, Failed):
-            self._counts.add(failed=1)
+            self._counts.add(failed=1, **attempts)
             outcome.error.add_note(f"after {outcome.attempts} attempt(s) ({outcome.reason})")
             self._report(outcome.error, source)
             return None
-        self._counts.add(succeeded=1)
+        self._counts.add(succeeded=1, **attempts)
         return source, list(outcome.value or ())
 
     def _emit(self, output: Any, publish: Callable[[Any], None]) -> None:
