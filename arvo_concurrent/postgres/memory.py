@@ -1,0 +1,488 @@
+"""PostgresMachineMemory: workflow states and fenced lock leases shared by many processes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolClosed
+
+from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
+from arvo_concurrent.errors import ClosedError
+from arvo_concurrent.memory.config import MemoryConfig
+from arvo_concurrent.memory.errors import (
+    FencingError,
+    MachineIdError,
+    MemoryConfigError,
+    MemoryDataError,
+)
+from arvo_concurrent.postgres.errors import MemoryBackendError, StaleStateError
+from arvo_concurrent.postgres.jsonstate import decode_state, encode_state
+from arvo_concurrent.postgres.owners import owner_text
+from arvo_concurrent.postgres.schema import check_schema, migrate
+from arvo_concurrent.postgres.statements import Statements
+from arvo_concurrent.postgres.waiting import Line, Lines, LockWait
+from arvo_concurrent.postgres.wakeups import WAKE_ALL, Wakeups, channel_for, key_for
+
+__all__ = ["PostgresMachineMemory"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Row = tuple[Any, ...]
+
+# A refused request polls again this long after the lease that refused it expires:
+# the database clock decides expiry, and an early try would only be refused again.
+_EXPIRY_SLACK_S = 0.001
+# How long an operation waits for a free pooled connection before it fails.
+_CONNECTION_TIMEOUT_S = 30.0
+
+_METADATA_KEYS = ("subject", "parent_subject", "initiator", "source")
+
+
+def _require_id(machine_id: object, operation: str) -> str:
+    if not isinstance(machine_id, str) or not machine_id:
+        raise MachineIdError(operation, machine_id)
+    return machine_id
+
+
+def _metadata(metadata: object) -> dict[str, str | None]:
+    source = metadata if isinstance(metadata, Mapping) else {}
+    return {
+        key: value if isinstance(value := source.get(key), str) else None for key in _METADATA_KEYS
+    }
+
+
+class PostgresMachineMemory(Closeable):
+    """Machine memory on PostgreSQL: states and fenced, expiring locks shared by processes.
+
+    The semantics and errors are those of
+    :class:`~arvo_concurrent.memory.ConcurrentMachineMemory`; what differs is where the
+    state lives (tables in ``schema``), so every process (and machine) that opens a
+    memory on the same database and schema shares the workflows.
+
+    * ``read`` and ``write`` move states as JSON (``jsonb``): a write of a value JSON
+      cannot carry back exactly is refused (see :mod:`~arvo_concurrent.postgres.jsonstate`).
+    * A lock is a lease row: an owner (the calling thread, unique across processes,
+      unless ``owner=`` names one: a non-empty str, meaningful across processes), a
+      fence from a database SEQUENCE (every lease gets a larger one) and an expiry
+      ``lock_ttl_ms`` after the grant, on the database clock. Locking again as the
+      holder renews the lease; one ``unlock`` releases.
+    * A refused ``lock`` waits for the holder's unlock (a NOTIFY wakes it) or for the
+      lease's expiry, never polling on a fixed period. It gives up once the id's lock
+      has not changed hands for a whole budget,
+      ``sum(lock_initial_delay_ms * lock_backoff_exponent**i for i < lock_max_retries)``,
+      and waits at most ``lock_ttl_ms`` in all (0 retries: one try, no wait). Requests
+      of one process for one id queue FIFO in the process; one at a time asks the
+      database.
+    * Fencing: a holder's ``write`` stores only while its lease is the latest granted on
+      the id (even one that expired, as long as nobody locked since); otherwise
+      :class:`~arvo_concurrent.memory.FencingError` and nothing is stored. The latest
+      fence outlives the lease (cleanup and unlock included), so a write under any
+      older lease stays refused. A write by an owner without a lease is refused while
+      someone else's lease is in force; given ``prev_data`` it is also a
+      compare-and-set on that state (:class:`StaleStateError` when it changed).
+    * ``unlock`` releases only the caller's lease. ``cleanup`` deletes the state and
+      drops a lease held by someone else; the holder keeps its lease until it unlocks.
+
+    Every method is thread-safe and blocks for one or two round trips to the database
+    (``lock`` also while it waits), and may raise :class:`MemoryBackendError` when the
+    database fails, and ``ClosedError`` after :meth:`close`.
+
+    Args:
+        conninfo: a libpq connection string or URL; the memory opens its own pool.
+        pool: instead of ``conninfo``, a ``psycopg_pool.ConnectionPool`` to share (not
+            closed by :meth:`close`; the LISTEN connection is opened from its conninfo).
+        lock_max_retries: see the budget above (int >= 0).
+        lock_initial_delay_ms: the first backoff delay, in ms (>= 0).
+        lock_backoff_exponent: growth factor of successive delays (>= 1).
+        lock_ttl_ms: lease duration, in ms (> 0).
+        enable_cleanup: whether ``cleanup`` deletes anything (PostgreSQL deployments
+            usually keep finished workflows, hence False by default).
+        schema: the PostgreSQL schema of the tables.
+        create_schema: run :func:`~arvo_concurrent.postgres.migrate` at construction;
+            otherwise the tables must exist (``SchemaError`` if not).
+        max_connections: the size of the pool the memory opens.
+
+    Raises:
+        MemoryConfigError: naming the parameter whose value is wrong.
+        MemoryBackendError: the database could not be reached.
+        SchemaError: ``create_schema=False`` and the tables are missing or older.
+    """
+
+    def __init__(
+        self,
+        conninfo: str | None = None,
+        *,
+        pool: ConnectionPool[Any] | None = None,
+        lock_max_retries: int = 3,
+        lock_initial_delay_ms: float = 100,
+        lock_backoff_exponent: float = 1.5,
+        lock_ttl_ms: float = 120_000,
+        enable_cleanup: bool = False,
+        schema: str = "arvo",
+        create_schema: bool = True,
+        max_connections: int = 10,
+    ) -> None:
+        self._config = MemoryConfig.validated(
+            lock_max_retries,
+            lock_initial_delay_ms,
+            lock_backoff_exponent,
+            lock_ttl_ms,
+            enable_cleanup,
+        )
+        _check_setup(conninfo, pool, schema, max_connections)
+        self._schema = schema
+        self._sql = Statements.for_schema(schema)
+        self._channel = channel_for(schema)
+        self._clock: Callable[[], float] = time.monotonic
+        self._lines = Lines(self._clock)
+        self._fences: dict[tuple[str, str], int] = {}
+        self._fences_lock = threading.Lock()
+        self._close_lock = threading.Lock()
+        self._closed = False
+        if pool is None:
+            assert conninfo is not None
+            target, kwargs = conninfo, {"autocommit": True}
+        else:
+            target, kwargs = _pool_target(pool)
+        listener = self._open(target, kwargs, create_schema)
+        self._owns_pool = pool is None
+        self._pool = pool or ConnectionPool(
+            target,
+            min_size=1,
+            max_size=max_connections,
+            kwargs=kwargs,
+            open=True,
+            name=f"arvo-memory-{schema}",
+            timeout=_CONNECTION_TIMEOUT_S,
+        )
+        try:
+            self._wakeups = Wakeups(lambda: self._connect(target, kwargs), self._channel, listener)
+        except BaseException:
+            listener.close()
+            if self._owns_pool:
+                self._pool.close()
+            raise
+
+    @property
+    def config(self) -> MemoryConfig:
+        """The validated settings."""
+        return self._config
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema of the tables."""
+        return self._schema
+
+    # -- states ------------------------------------------------------------------------
+
+    def read(self, machine_id: str, *, owner: object = None) -> dict[str, Any] | None:
+        """Return the state of ``machine_id``, or None if there is none.
+
+        ``owner`` is accepted for symmetry with the in-process memory and not used:
+        every read asks the database, so it sees every write that returned before it.
+        Blocks for one round trip. Thread-safe.
+
+        Raises:
+            MachineIdError: ``machine_id`` is empty.
+        """
+        _require_id(machine_id, "read")
+        rows = self._run(machine_id, "read", self._sql.read, {"id": machine_id})
+        return decode_state(rows[0][0]) if rows else None
+
+    def write(
+        self,
+        machine_id: str,
+        data: dict[str, Any],
+        prev_data: dict[str, Any] | None = None,
+        metadata: object = None,
+        *,
+        owner: object = None,
+    ) -> None:
+        """Store ``data`` as the state of ``machine_id``.
+
+        Under ``owner``'s lease (default owner: the calling thread) when it holds one
+        through this memory; without, refused while another lease is in force, and a
+        compare-and-set on ``prev_data`` when given. ``metadata`` (a mapping with
+        ``subject``, ``parent_subject``, ``initiator``, ``source``) fills the state's
+        columns of those names. Blocks for one round trip (two when refused).
+        Thread-safe.
+
+        Raises:
+            MachineIdError: ``machine_id`` is empty.
+            MemoryDataError: ``data`` is not a dict.
+            StateEncodingError: ``data`` holds a value JSON cannot carry back exactly.
+            FencingError: ``owner``'s lease is no longer the latest one, or ``owner`` has
+                none and someone else holds the lock; nothing was stored.
+            StaleStateError: without a lease, the state is no longer ``prev_data``.
+            OwnerError: ``owner`` is not a non-empty str.
+        """
+        _require_id(machine_id, "write")
+        if not isinstance(data, dict):
+            raise MemoryDataError(machine_id, data)
+        writer = owner_text(owner)
+        params: dict[str, Any] = {
+            "id": machine_id,
+            "owner": writer,
+            "data": encode_state(machine_id, data),
+            **_metadata(metadata),
+        }
+        with self._fences_lock:
+            fence = self._fences.get((machine_id, writer))
+        if fence is not None:
+            params["fence"] = fence
+            statement = self._sql.write_fenced
+        elif prev_data is not None:
+            params["prev"] = encode_state(machine_id, prev_data)
+            statement = self._sql.write_swap
+        else:
+            statement = self._sql.write_free
+        if not self._run(machine_id, "write", statement, params):
+            raise self._refusal(machine_id, writer, fence, swapped=prev_data is not None)
+
+    def _refusal(
+        self, machine_id: str, writer: str, fence: int | None, *, swapped: bool
+    ) -> FencingError:
+        rows = self._run(machine_id, "write", self._sql.write_refused, {"id": machine_id})
+        holder, latest, live = rows[0] if rows else (None, 0, False)
+        if fence is None and swapped and not (live and holder != writer):
+            return StaleStateError(machine_id, writer)
+        return FencingError(machine_id, writer, holder if live else None, latest)
+
+    # -- locks -------------------------------------------------------------------------
+
+    def lock(self, machine_id: str, owner: object = None) -> bool:
+        """Take the lock of ``machine_id`` for ``owner`` (default: the calling thread).
+
+        Blocks until granted, or until the budget rule gives up (see the class); locking
+        an id ``owner`` already holds renews its lease and returns True. Thread-safe.
+
+        Returns:
+            True when ``owner`` holds the lock, False when it gave up.
+
+        Raises:
+            MachineIdError: ``machine_id`` is empty.
+            OwnerError: ``owner`` is not a non-empty str.
+            ClosedError: the memory is or was closed (also while waiting).
+        """
+        _require_id(machine_id, "lock")
+        holder = owner_text(owner)
+        self._check_open()
+        started = self._clock()
+        with self._fences_lock:
+            renewing = (machine_id, holder) in self._fences
+        if renewing:
+            # The holder must not queue behind the requests waiting for its own lock.
+            return self._try_until_granted(
+                machine_id,
+                holder,
+                LockWait(
+                    Line(handoff_at=started),
+                    started,
+                    self._config.wait_budget_s,
+                    self._config.lock_ttl_s,
+                ),
+                None,
+            )
+
+        def budget(line: Line) -> LockWait:
+            return LockWait(line, started, self._config.wait_budget_s, self._config.lock_ttl_s)
+
+        line, head = self._lines.enter(machine_id, budget)
+        if not head:
+            return False
+        try:
+            return self._try_until_granted(machine_id, holder, budget(line), line)
+        finally:
+            self._lines.leave(machine_id, line)
+
+    def _try_until_granted(
+        self, machine_id: str, holder: str, wait: LockWait, line: Line | None
+    ) -> bool:
+        params = {"id": machine_id, "owner": holder, "ttl_ms": self._config.lock_ttl_ms}
+        with self._wakeups.watch(key_for(machine_id)) as watch:
+            while True:
+                watch.arm()  # before the try: an unlock committed after it wakes us
+                rows = self._run(machine_id, "lock", self._sql.lock, params)
+                now = self._clock()
+                fence, holder_fence, left_s = rows[0] if rows else (None, None, None)
+                if fence is not None:
+                    with self._fences_lock:
+                        self._fences[(machine_id, holder)] = fence
+                    if line is not None:
+                        self._lines.granted(line)
+                    return True
+                wait.observe(holder_fence, now)
+                deadline = wait.deadline()
+                if now >= deadline:
+                    return False
+                # No lease seen (it ended as we looked): try again at once.
+                pause = 0.0 if left_s is None else max(left_s, 0.0) + _EXPIRY_SLACK_S
+                watch.wait(min(deadline - now, pause))
+                self._check_open()
+
+    def unlock(self, machine_id: str, owner: object = None) -> bool:
+        """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
+
+        Blocks for one round trip (two when it releases nothing). Thread-safe.
+
+        Returns:
+            True when the lock was released or nobody held it; False when someone else
+            holds it (it stays locked).
+
+        Raises:
+            MachineIdError: ``machine_id`` is empty.
+            OwnerError: ``owner`` is not a non-empty str.
+        """
+        _require_id(machine_id, "unlock")
+        holder = owner_text(owner)
+        with self._fences_lock:
+            fence = self._fences.pop((machine_id, holder), None)
+        key = key_for(machine_id)
+        params = {
+            "id": machine_id,
+            "owner": holder,
+            "fence": fence,
+            "channel": self._channel,
+            "key": key,
+        }
+        if self._run(machine_id, "unlock", self._sql.unlock, params):
+            # This process's waiters need not wait for the notification's round trip.
+            self._wakeups.wake(key)
+            return True
+        rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
+        return not (rows and rows[0][0])
+
+    def cleanup(self, machine_id: str, *, owner: object = None) -> None:
+        """Delete the state of ``machine_id`` (a finished workflow), and its lock.
+
+        Does nothing when ``enable_cleanup`` is False. A lock held by ``owner`` (default:
+        the calling thread) stays until its ``unlock``; a lock held by anyone else is
+        dropped and its waiters are woken. The id's latest fence is kept, so a write
+        under an older lease stays refused. Blocks for one round trip. Thread-safe.
+
+        Raises:
+            MachineIdError: ``machine_id`` is empty.
+            OwnerError: ``owner`` is not a non-empty str.
+        """
+        _require_id(machine_id, "cleanup")
+        if not self._config.enable_cleanup:
+            return
+        key = key_for(machine_id)
+        params = {
+            "id": machine_id,
+            "owner": owner_text(owner),
+            "channel": self._channel,
+            "key": key,
+        }
+        if self._run(machine_id, "cleanup", self._sql.cleanup, params)[0][0]:
+            self._wakeups.wake(key)
+
+    def clear(self) -> None:
+        """Delete every state and lease of the schema, whatever ``enable_cleanup`` says.
+
+        Affects every process using the schema; their waiters are woken. Blocks for one
+        round trip. Thread-safe.
+        """
+        self._run(None, "clear", self._sql.clear, {"channel": self._channel})
+        with self._fences_lock:
+            self._fences.clear()
+        self._wakeups.wake(WAKE_ALL)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop listening and close the pool the memory opened. Idempotent, thread-safe.
+
+        ``lock`` calls waiting in this process raise ``ClosedError``, and so does every
+        later operation. Leases held stay in the database until their holders' unlock
+        or their expiry. Blocks until the listener thread and the pool's threads ended,
+        or ``timeout`` seconds (None: no limit).
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        deadline = deadline_after(timeout)
+        self._lines.close()
+        self._wakeups.close(self._send_stop, remaining(deadline))
+        if self._owns_pool:
+            self._pool.close(timeout=remaining(deadline) or 0.0)
+
+    # -- database ----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("memory")
+
+    def _run(
+        self,
+        machine_id: str | None,
+        operation: str,
+        statement: sql.Composed,
+        params: Mapping[str, Any],
+    ) -> list[Row]:
+        """Run one statement on a pooled connection; its rows (empty when it has none)."""
+        self._check_open()
+        try:
+            with self._pool.connection() as conn:
+                cursor = conn.execute(statement, params)
+                return cursor.fetchall() if cursor.description is not None else []
+        except PoolClosed as error:
+            raise ClosedError("memory") from error
+        except psycopg.Error as error:
+            raise MemoryBackendError(machine_id, operation, str(error).strip()) from error
+
+    def _send_stop(self) -> None:
+        with self._pool.connection(timeout=1.0) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (self._channel, self._wakeups.stop_payload))
+
+    @staticmethod
+    def _connect(target: str, kwargs: dict[str, Any]) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] = psycopg.Connection.connect(target, **kwargs)
+        return conn
+
+    def _open(
+        self, target: str, kwargs: dict[str, Any], create_schema: bool
+    ) -> psycopg.Connection[Any]:
+        """The listening connection, opened first so an unreachable server fails at once."""
+        try:
+            conn = self._connect(target, kwargs)
+        except psycopg.Error as error:
+            raise MemoryBackendError(None, "connect", str(error).strip()) from error
+        try:
+            if create_schema:
+                migrate(conn, self._schema)
+            else:
+                check_schema(conn, self._schema)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _check_setup(
+    conninfo: str | None, pool: ConnectionPool[Any] | None, schema: object, max_connections: object
+) -> None:
+    if (conninfo is None) == (pool is None):
+        raise MemoryConfigError("conninfo", conninfo, "given, or else pool, but not both")
+    if not isinstance(schema, str) or not schema:
+        raise MemoryConfigError("schema", schema, "a non-empty str")
+    if (
+        not isinstance(max_connections, int)
+        or isinstance(max_connections, bool)
+        or max_connections < 1
+    ):
+        raise MemoryConfigError("max_connections", max_connections, "an int >= 1")
+
+
+def _pool_target(pool: ConnectionPool[Any]) -> tuple[str, dict[str, Any]]:
+    """Where ``pool`` connects, for the memory's own LISTEN connection."""
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+    return conninfo, {**(kwargs or {}), "autocommit": True}

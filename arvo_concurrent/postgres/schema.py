@@ -1,0 +1,108 @@
+"""The memory's tables, created and upgraded by numbered migrations.
+
+``migrate`` runs every migration the schema lacks, in one transaction, under a
+transaction-scoped advisory lock: processes that start together all call it, one
+applies the steps and the others then find them applied. Each applied step is a row
+of ``<schema>.migrations``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from arvo_concurrent.postgres.errors import SchemaError
+
+__all__ = ["LATEST_VERSION", "check_schema", "migrate"]
+
+# One advisory lock key for every schema: migrations are rare and short.
+_MIGRATE_LOCK_KEY = 0x4172766F4D656D  # "ArvoMem"
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: states, leases and the fence sequence.
+    """
+    CREATE SEQUENCE {schema}.lease_fence;
+    CREATE TABLE {schema}.machine_state (
+        id text PRIMARY KEY,
+        data jsonb NOT NULL,
+        version bigint NOT NULL DEFAULT 1,
+        subject text,
+        parent_subject text,
+        initiator text,
+        source text,
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    -- A released lease keeps its row (owner and expires_at NULL): the fence of the
+    -- latest lease granted on the id must outlive it, so that a write under any older
+    -- lease stays refused.
+    CREATE TABLE {schema}.machine_lease (
+        id text PRIMARY KEY,
+        owner text,
+        fence bigint NOT NULL,
+        expires_at timestamptz,
+        CHECK ((owner IS NULL) = (expires_at IS NULL))
+    );
+    """,
+)
+
+LATEST_VERSION = len(_MIGRATIONS)
+
+
+def migrate(conn: psycopg.Connection[Any], schema: str = "arvo") -> list[int]:
+    """Create or upgrade the memory's tables in ``schema``; idempotent.
+
+    Safe to run from several processes at once. Blocks for a few round trips (and while
+    another process migrates). Commits its own transaction: ``conn`` must not be in one.
+
+    Returns:
+        The migration numbers applied now (empty when the schema was up to date).
+    """
+    names = {"schema": sql.Identifier(schema)}
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK_KEY,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema}").format(**names))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.migrations ("
+                " version int PRIMARY KEY,"
+                " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(**names)
+        )
+        current = _version(conn, schema)
+        applied = []
+        for version in range(current + 1, LATEST_VERSION + 1):
+            conn.execute(sql.SQL(_MIGRATIONS[version - 1]).format(**names))
+            conn.execute(
+                sql.SQL("INSERT INTO {schema}.migrations (version) VALUES (%s)").format(**names),
+                (version,),
+            )
+            applied.append(version)
+    return applied
+
+
+def check_schema(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Raise unless ``schema`` holds the tables this library needs. One round trip.
+
+    Raises:
+        SchemaError: the tables are missing or older.
+    """
+    found = _version(conn, schema)
+    if found < LATEST_VERSION:
+        raise SchemaError(schema, found, LATEST_VERSION)
+
+
+def _version(conn: psycopg.Connection[Any], schema: str) -> int:
+    row = conn.execute(
+        "SELECT to_regclass(format('%%I.migrations', %s::text)) IS NOT NULL", (schema,)
+    ).fetchone()
+    if row is None or not row[0]:
+        return 0
+    result = conn.execute(
+        sql.SQL("SELECT coalesce(max(version), 0) FROM {schema}.migrations").format(
+            schema=sql.Identifier(schema)
+        )
+    ).fetchone()
+    return int(result[0]) if result is not None else 0

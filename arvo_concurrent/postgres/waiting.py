@@ -1,0 +1,155 @@
+"""How long a lock request waits, and the process-local line of requests for one id.
+
+**The budget.** A request gives up only once the id's lock has not changed hands for a
+whole wait budget (the sum of the backoff delays): every hand-off to another holder
+restarts it, since a lock that keeps moving is not stuck. Its total wait never exceeds
+the lease TTL. A hand-off is seen as a new fence on the lease that refused the request,
+or, in this process, as a grant to the request ahead in the line.
+
+**The line.** Requests of one process for one id queue locally, FIFO; only the head of
+the line talks to the database (tries, then waits for an unlock notification), so one
+hand-off costs the database one try per process, not one per waiting thread. When the
+head is granted (or gives up) the next request becomes head.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from arvo_concurrent.errors import ClosedError
+
+__all__ = ["Line", "Lines", "LockWait"]
+
+
+@dataclass
+class Line:
+    """The local requests for one id. Guarded by the owning :class:`Lines`' lock.
+
+    Attributes:
+        handoff_at: when this process last saw the id's lock change hands.
+        queue: the turn flags of the requests waiting behind the head, oldest first.
+        busy: whether a head is at the database.
+    """
+
+    handoff_at: float
+    queue: deque[threading.Event] = field(default_factory=deque)
+    busy: bool = False
+
+
+class LockWait:
+    """The deadline of one lock request under the budget rule. Not thread-safe (one caller).
+
+    Args:
+        line: the request's line (its ``handoff_at`` is shared with the other requests).
+        started: when the request was made.
+        budget_s: the wait budget.
+        ttl_s: the lease TTL, a cap on the whole wait.
+    """
+
+    def __init__(self, line: Line, started: float, budget_s: float, ttl_s: float) -> None:
+        self._line = line
+        self._started = started
+        self._budget_s = budget_s
+        self._ttl_s = ttl_s
+        self._seen: int | None = None
+
+    def observe(self, holder_fence: int | None, now: float) -> None:
+        """The lease that refused the request has ``holder_fence`` (None: not seen)."""
+        if holder_fence is None:
+            return
+        if self._seen is not None and holder_fence != self._seen:
+            self._line.handoff_at = max(self._line.handoff_at, now)
+        self._seen = holder_fence
+
+    def deadline(self) -> float:
+        """When the request gives up, on the clock of ``started``."""
+        since = max(self._started, self._line.handoff_at)
+        return min(since + self._budget_s, self._started + self._ttl_s)
+
+
+class Lines:
+    """Every local line of one memory. Thread-safe.
+
+    Args:
+        clock: the monotonic clock (seconds) that deadlines are on.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lines: dict[str, Line] = {}
+        self._closed = False
+
+    def enter(self, machine_id: str, wait: Callable[[Line], LockWait]) -> tuple[Line, bool]:
+        """Join the line of ``machine_id``; block until this request is its head.
+
+        ``wait`` makes the request's :class:`LockWait` once its line is known. Blocks
+        until the request is head, or its deadline passed while it queued.
+
+        Returns:
+            The line, and True when the request is now head (it must then call
+            :meth:`leave`), False when it gave up in the queue.
+
+        Raises:
+            ClosedError: the memory closed meanwhile.
+        """
+        with self._lock:
+            if self._closed:
+                raise ClosedError("memory")
+            line = self._lines.get(machine_id)
+            if line is None:
+                line = self._lines[machine_id] = Line(handoff_at=self._clock())
+            if not line.busy:
+                line.busy = True
+                return line, True
+            turn = threading.Event()
+            line.queue.append(turn)
+        budget = wait(line)
+        while True:
+            # The deadline moves when the line sees a hand-off: look again on waking.
+            if turn.wait(max(budget.deadline() - self._clock(), 0.0)) or self._closed:
+                break
+            if self._clock() >= budget.deadline():
+                break
+        with self._lock:
+            queued = turn in line.queue
+            if queued:
+                line.queue.remove(turn)
+                self._forget_if_idle(machine_id, line)
+            if self._closed:
+                if not queued:
+                    self._pass_on(machine_id, line)
+                raise ClosedError("memory")
+        return line, not queued
+
+    def granted(self, line: Line) -> None:
+        """The head of ``line`` was granted the lock: a hand-off for the ones behind it."""
+        with self._lock:
+            line.handoff_at = max(line.handoff_at, self._clock())
+
+    def leave(self, machine_id: str, line: Line) -> None:
+        """The head of ``line`` is done (granted or gave up): the next request is head."""
+        with self._lock:
+            self._pass_on(machine_id, line)
+
+    def close(self) -> None:
+        """Wake every queued request; they raise ClosedError."""
+        with self._lock:
+            self._closed = True
+            turns = [turn for line in self._lines.values() for turn in line.queue]
+        for turn in turns:
+            turn.set()
+
+    def _pass_on(self, machine_id: str, line: Line) -> None:
+        if line.queue:
+            line.queue.popleft().set()
+        else:
+            line.busy = False
+            self._forget_if_idle(machine_id, line)
+
+    def _forget_if_idle(self, machine_id: str, line: Line) -> None:
+        if not line.busy and not line.queue and self._lines.get(machine_id) is line:
+            del self._lines[machine_id]
