@@ -1,0 +1,7 @@
+"""The PostgreSQL tests' fixtures: see :mod:`tests.postgres.fixtures`."""
+
+from __future__ import annotations
+
+from tests.postgres.fixtures import dsn, make_memory, schema
+
+__all__ = ["dsn", "make_memory", "schema"]
