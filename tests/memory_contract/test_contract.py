@@ -68,7 +68,8 @@ def test_different_ids_lock_independently(open_memory: OpenMemory) -> None:
         assert memory.lock("id-2", owner="b")
         memory.write("id-1", {"by": "a"}, owner="a")
         memory.write("id-2", {"by": "b"}, owner="b")
-        assert memory.unlock("id-1", owner="a") and memory.unlock("id-2", owner="b")
+        assert memory.unlock("id-1", owner="a")
+        assert memory.unlock("id-2", owner="b")
         assert (memory.read("id-1"), memory.read("id-2")) == ({"by": "a"}, {"by": "b"})
 
 

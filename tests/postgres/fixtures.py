@@ -29,7 +29,7 @@ MemoryFactory = Callable[..., AbstractContextManager[PostgresMachineMemory]]
 
 
 @pytest.fixture
-def make_memory(dsn: str, schema: str) -> Iterator[MemoryFactory]:
+def make_memory(dsn: str, schema: str) -> MemoryFactory:
     """Open memories on the session's schema, emptied before the test."""
 
     def make(**settings: Any) -> AbstractContextManager[PostgresMachineMemory]:
@@ -37,4 +37,4 @@ def make_memory(dsn: str, schema: str) -> Iterator[MemoryFactory]:
 
     with make() as memory:
         memory.clear()
-    yield make
+    return make

@@ -23,6 +23,7 @@ from typing import Any
 from arvo_concurrent import ArvoEvent
 from arvo_concurrent.memory import FencingError
 from arvo_concurrent.postgres import PostgresMachineMemory
+from tests.postgres.workflow import fanin_resumable
 
 
 def say(message: dict[str, Any]) -> None:
@@ -68,8 +69,6 @@ def hold(memory: PostgresMachineMemory, machine_id: str) -> None:
 
 
 def fanin(memory: PostgresMachineMemory, threads: int) -> None:
-    from tests.postgres.workflow import fanin_resumable
-
     workflow = fanin_resumable(memory)
     events = []
     for line in sys.stdin:
