@@ -1,0 +1,283 @@
+"""What only the PostgreSQL memory has: JSON round trips, compare-and-set, fences kept
+after cleanup, owners as text, migrations, setup errors, and what importing costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.memory import FencingError, MemoryConfigError, MemoryDataError
+from arvo_concurrent.postgres import (
+    LATEST_VERSION,
+    MemoryBackendError,
+    OwnerError,
+    PostgresMachineMemory,
+    SchemaError,
+    StaleStateError,
+    StateEncodingError,
+    migrate,
+)
+from tests.postgres.fixtures import MemoryFactory
+from tests.postgres.support import own_schema
+
+SHORT_WAIT = {"lock_max_retries": 1, "lock_initial_delay_ms": 100, "lock_ttl_ms": 300}
+
+
+def test_importing_the_package_does_not_import_psycopg() -> None:
+    code = "import sys, arvo_concurrent; print('psycopg' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_json_values_round_trip_with_their_types(make_memory: MemoryFactory) -> None:
+    state = {
+        "text": 'é ü 漢字 \U0001f600 "quoted" \\ /',
+        "ints": [0, -1, 2**70, -(2**63)],
+        "floats": [0.1, 1.0, -2.5, 1e-7, 0.30000000000000004, 9.999999999999998e15],
+        "flags": [True, False, None],
+        "nested": {"": {"deep": [[], {}]}},
+    }
+    with make_memory() as memory:
+        memory.write("wf", state)
+        got = memory.read("wf")
+    assert got == state
+    assert [type(x) for x in got["floats"]] == [float] * 6
+    assert [type(x) for x in got["ints"]] == [int] * 4
+    assert got["flags"][0] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "reason"),
+    [
+        ({"t": (1, 2)}, "data['t']", "is a tuple"),
+        ({"n": float("nan")}, "data['n']", "is nan"),
+        ({"n": [float("inf")]}, "data['n'][0]", "is inf"),
+        ({"big": 1e16}, "data['big']", "would read back as an int"),
+        ({"s": "a\x00b"}, "data['s']", "U+0000"),
+        ({"k": {1: "x"}}, "data['k']", "int key"),
+        ({"b": b"bytes"}, "data['b']", "is a bytes"),
+    ],
+)
+def test_values_json_cannot_carry_back_are_refused_naming_where(
+    make_memory: MemoryFactory, value: dict[str, Any], where: str, reason: str
+) -> None:
+    with make_memory() as memory:
+        with pytest.raises(StateEncodingError) as caught:
+            memory.write("wf", value)
+        assert memory.read("wf") is None
+    error = caught.value
+    assert isinstance(error, MemoryDataError)
+    assert (error.machine_id, error.path) == ("wf", where)
+    assert reason in str(error)
+    assert "Nothing was stored" in str(error)
+
+
+def test_a_write_without_a_lock_given_prev_data_is_a_compare_and_set(
+    make_memory: MemoryFactory,
+) -> None:
+    with make_memory() as memory:
+        memory.write("wf", {"count": 0})
+        seen = memory.read("wf")
+        memory.write("wf", {"count": 1}, prev_data=seen)  # unchanged since: stored
+        with pytest.raises(StaleStateError) as caught:
+            memory.write("wf", {"count": 1}, prev_data=seen, owner="late")  # changed since
+        assert isinstance(caught.value, FencingError)
+        assert caught.value.owner == "late"
+        assert memory.read("wf") == {"count": 1}
+
+
+def test_concurrent_compare_and_set_writers_lose_no_update(make_memory: MemoryFactory) -> None:
+    threads, times = 4, 25
+    with make_memory() as memory:
+        memory.write("wf", {"count": 0})
+        start = threading.Barrier(threads)
+        stale: list[int] = []
+
+        def work() -> None:
+            start.wait()
+            done = misses = 0
+            while done < times:
+                seen = memory.read("wf")
+                try:
+                    memory.write("wf", {"count": seen["count"] + 1}, prev_data=seen)
+                    done += 1
+                except StaleStateError:
+                    misses += 1
+            stale.append(misses)
+
+        pool = [threading.Thread(target=work) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(timeout=50)
+        assert len(stale) == threads
+        assert memory.read("wf") == {"count": threads * times}
+
+
+def test_a_write_under_an_older_lease_stays_refused_after_cleanup_and_unlock(
+    make_memory: MemoryFactory,
+) -> None:
+    # b took the lock from a (lease expired), wrote, finished the workflow (cleanup)
+    # and unlocked: a's late write must not bring the old workflow back.
+    with make_memory(enable_cleanup=True, **SHORT_WAIT) as memory:
+        assert memory.lock("wf", owner="a")
+        assert any(memory.lock("wf", owner="b") for _ in range(50))
+        memory.write("wf", {"done": True}, owner="b")
+        memory.cleanup("wf", owner="b")
+        assert memory.unlock("wf", owner="b")
+        with pytest.raises(FencingError) as caught:
+            memory.write("wf", {"done": False}, owner="a")
+        assert caught.value.holder is None
+        assert memory.read("wf") is None
+
+
+def test_an_owner_must_be_a_non_empty_str(make_memory: MemoryFactory) -> None:
+    with make_memory() as memory:
+        for bad in (object(), 7, ""):
+            with pytest.raises(OwnerError) as caught:
+                memory.lock("wf", owner=bad)
+            assert caught.value.owner is bad
+            assert isinstance(caught.value, ArvoConcurrentError)
+
+
+def test_the_default_owner_differs_between_threads_and_memories_share_locks(
+    make_memory: MemoryFactory,
+) -> None:
+    with make_memory(lock_max_retries=0) as first, make_memory(lock_max_retries=0) as second:
+        assert first.lock("wf")
+        assert second.lock("wf") is True  # same thread: renewal, from another memory
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(second.lock("wf")))
+        thread.start()
+        thread.join()
+        assert result == [False]
+        assert first.unlock("wf")
+
+
+def test_a_waiter_in_another_memory_is_woken_by_the_unlock_notification(
+    make_memory: MemoryFactory,
+) -> None:
+    # A budget far beyond the test and a lease that outlives it: only NOTIFY can wake it.
+    settings = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
+    with make_memory(**settings) as holder, make_memory(**settings) as waiter:
+        assert holder.lock("wf", owner="h")
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(waiter.lock("wf", owner="w")))
+        thread.start()
+        holder.write("wf", {"v": 1}, owner="h")
+        assert holder.unlock("wf", owner="h")
+        thread.join(timeout=30)
+        assert result == [True]
+        assert waiter.read("wf") == {"v": 1}
+
+
+def test_close_ends_a_waiting_lock_with_closed_error(make_memory: MemoryFactory) -> None:
+    settings = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
+    with make_memory(**settings) as holder:
+        assert holder.lock("wf", owner="h")
+        memory = make_memory(**settings).__enter__()
+        errors: list[BaseException] = []
+
+        def wait(owner: str) -> None:
+            try:
+                memory.lock("wf", owner=owner)
+            except ClosedError as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=wait, args=(f"w{i}",)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        memory.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(errors) == 3
+        assert holder.unlock("wf", owner="h")
+
+
+def test_metadata_fills_the_state_columns(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    metadata = {"subject": "s", "parent_subject": None, "initiator": "i", "source": "src"}
+    with make_memory() as memory:
+        memory.write("wf", {"v": 1}, None, metadata)
+        memory.write("wf", {"v": 2})
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT subject, parent_subject, initiator, source, version"
+                " FROM {}.machine_state WHERE id = 'wf'"
+            ).format(sql.Identifier(schema))
+        ).fetchone()
+    assert row == ("s", None, "i", "src", 2)
+
+
+def test_migrate_is_idempotent_and_safe_from_several_connections_at_once(dsn: str) -> None:
+    with own_schema(dsn) as name:
+        applied: list[list[int]] = []
+        start = threading.Barrier(4)
+
+        def run() -> None:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                start.wait()
+                applied.append(migrate(conn, name))
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(applied) == [[], [], [], list(range(1, LATEST_VERSION + 1))]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert migrate(conn, name) == []
+
+
+def test_without_create_schema_missing_tables_are_reported(dsn: str) -> None:
+    with own_schema(dsn) as name:
+        with pytest.raises(SchemaError) as caught:
+            PostgresMachineMemory(dsn, schema=name, create_schema=False)
+        assert (caught.value.schema, caught.value.found) == (name, 0)
+
+
+def test_an_unreachable_server_fails_at_construction() -> None:
+    with pytest.raises(MemoryBackendError) as caught:
+        PostgresMachineMemory("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+    assert caught.value.operation == "connect"
+    assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+
+
+@pytest.mark.parametrize(
+    ("settings", "parameter"),
+    [
+        ({}, "conninfo"),
+        ({"conninfo": "x", "pool": "y"}, "conninfo"),
+        ({"conninfo": "x", "schema": ""}, "schema"),
+        ({"conninfo": "x", "max_connections": 0}, "max_connections"),
+        ({"conninfo": "x", "lock_ttl_ms": 0}, "lock_ttl_ms"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_parameter(
+    settings: dict[str, Any], parameter: str
+) -> None:
+    with pytest.raises(MemoryConfigError) as caught:
+        PostgresMachineMemory(**settings)
+    assert caught.value.parameter == parameter
+
+
+def test_a_shared_pool_is_used_and_left_open(dsn: str, schema: str) -> None:
+    with ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool:
+        with PostgresMachineMemory(pool=pool, schema=schema) as memory:
+            memory.write("shared", {"v": 1})
+            assert memory.read("shared") == {"v": 1}
+        assert not pool.closed
+        with pool.connection() as conn:
+            conn.execute("SELECT 1")
