@@ -40,6 +40,12 @@ Row = tuple[Any, ...]
 # A refused request polls again this long after the lease that refused it expires:
 # the database clock decides expiry, and an early try would only be refused again.
 _EXPIRY_SLACK_S = 0.001
+# A queued request's row outlives its next planned try by this much: a request that
+# died leaves the queue soon, one delayed by a busy machine stays in it.
+_QUEUE_SLACK_MS = 1_000.0
+# An unlock that hands the lease to a waiter gives it this long to claim it (its next
+# try renews it to a full TTL): a waiter that died holds the id up only that long.
+_CLAIM_MS = 1_000.0
 # How long an operation waits for a free pooled connection before it fails.
 _CONNECTION_TIMEOUT_S = 30.0
 
@@ -74,13 +80,15 @@ class PostgresMachineMemory(Closeable):
       fence from a database SEQUENCE (every lease gets a larger one) and an expiry
       ``lock_ttl_ms`` after the grant, on the database clock. Locking again as the
       holder renews the lease; one ``unlock`` releases.
-    * A refused ``lock`` waits for the holder's unlock (a NOTIFY wakes it) or for the
-      lease's expiry, never polling on a fixed period. It gives up once the id's lock
-      has not changed hands for a whole budget,
+    * A refused ``lock`` joins the id's queue in the database and waits for the
+      holder's unlock, which hands the lease straight to the oldest live request and
+      wakes it with a NOTIFY, or for the lease's expiry; it never polls on a fixed
+      period. It gives up once the id's lock has not changed hands for a whole budget,
       ``sum(lock_initial_delay_ms * lock_backoff_exponent**i for i < lock_max_retries)``,
       and waits at most ``lock_ttl_ms`` in all (0 retries: one try, no wait). Requests
-      of one process for one id queue FIFO in the process; one at a time asks the
-      database.
+      of one process for one id queue FIFO in the process, and only the first of them
+      is in the database's queue, so hand-offs alternate fairly between processes. A
+      lease handed to a request whose process died lapses after a second.
     * Fencing: a holder's ``write`` stores only while its lease is the latest granted on
       the id (even one that expired, as long as nobody locked since); otherwise
       :class:`~arvo_concurrent.memory.FencingError` and nothing is stored. The latest
@@ -144,6 +152,7 @@ class PostgresMachineMemory(Closeable):
         self._clock: Callable[[], float] = time.monotonic
         self._lines = Lines(self._clock)
         self._fences: dict[tuple[str, str], int] = {}
+        self._queued: set[int] = set()  # this memory's tickets in the database queue
         self._fences_lock = threading.Lock()
         self._close_lock = threading.Lock()
         self._closed = False
@@ -306,27 +315,64 @@ class PostgresMachineMemory(Closeable):
     def _try_until_granted(
         self, machine_id: str, holder: str, wait: LockWait, line: Line | None
     ) -> bool:
-        params = {"id": machine_id, "owner": holder, "ttl_ms": self._config.lock_ttl_ms}
+        params: dict[str, Any] = {
+            "id": machine_id,
+            "owner": holder,
+            "ttl_ms": self._config.lock_ttl_ms,
+            "ticket": None,
+        }
         with self._wakeups.watch(key_for(machine_id)) as watch:
             while True:
                 watch.arm()  # before the try: an unlock committed after it wakes us
-                rows = self._run(machine_id, "lock", self._sql.lock, params)
+                # Queued until the next try is due (plus some slack); 0: never queue.
+                left_ms = (wait.deadline() - self._clock()) * 1000
+                params["queue_ms"] = left_ms + _QUEUE_SLACK_MS if left_ms > 0 else 0
+                fence, holder_fence, left_s, ticket = self._try_lock(params)
                 now = self._clock()
-                fence, holder_fence, left_s = rows[0] if rows else (None, None, None)
                 if fence is not None:
-                    with self._fences_lock:
-                        self._fences[(machine_id, holder)] = fence
-                    if line is not None:
-                        self._lines.granted(line)
+                    self._granted(machine_id, holder, fence, line)
                     return True
                 wait.observe(holder_fence, now)
                 deadline = wait.deadline()
                 if now >= deadline:
-                    return False
+                    return self._give_up(params)
+                params["ticket"] = ticket
                 # No lease seen (it ended as we looked): try again at once.
                 pause = 0.0 if left_s is None else max(left_s, 0.0) + _EXPIRY_SLACK_S
                 watch.wait(min(deadline - now, pause))
                 self._check_open()
+
+    def _try_lock(self, params: dict[str, Any]) -> Row:
+        ticket = params["ticket"]
+        row = self._run(params["id"], "lock", self._sql.lock, params)[0]
+        with self._fences_lock:
+            if row[0] is not None:
+                self._queued.discard(ticket)
+            elif row[3] is not None:
+                self._queued.add(row[3])
+        return row
+
+    def _granted(self, machine_id: str, holder: str, fence: int, line: Line | None) -> None:
+        with self._fences_lock:
+            self._fences[(machine_id, holder)] = fence
+        if line is not None:
+            self._lines.granted(line)
+
+    def _give_up(self, params: dict[str, Any]) -> bool:
+        """Leave the queue; True if an unlock handed this request the lease meanwhile."""
+        ticket = params["ticket"]
+        if ticket is None:
+            return False
+        with self._fences_lock:
+            self._queued.discard(ticket)
+        if self._run(params["id"], "lock", self._sql.leave_queue, params):
+            return False
+        # The ticket was gone: handed the lease (claim it), or expired (one last try).
+        fence = self._try_lock({**params, "queue_ms": 0})[0]
+        if fence is None:
+            return False
+        self._granted(params["id"], params["owner"], fence, None)
+        return True
 
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
@@ -352,6 +398,7 @@ class PostgresMachineMemory(Closeable):
             "fence": fence,
             "channel": self._channel,
             "key": key,
+            "claim_ms": _CLAIM_MS,
         }
         if self._run(machine_id, "unlock", self._sql.unlock, params):
             # This process's waiters need not wait for the notification's round trip.
@@ -411,6 +458,7 @@ class PostgresMachineMemory(Closeable):
         deadline = deadline_after(timeout)
         self._lines.close()
         self._wakeups.close(self._send_stop, remaining(deadline))
+        self._leave_queues()
         if self._owns_pool:
             self._pool.close(timeout=remaining(deadline) or 0.0)
 
@@ -437,6 +485,19 @@ class PostgresMachineMemory(Closeable):
             raise ClosedError("memory") from error
         except psycopg.Error as error:
             raise MemoryBackendError(machine_id, operation, str(error).strip()) from error
+
+    def _leave_queues(self) -> None:
+        """Withdraw the requests this memory still has queued (their callers are gone)."""
+        with self._fences_lock:
+            tickets, self._queued = list(self._queued), set()
+        if not tickets:
+            return
+        try:
+            with self._pool.connection(timeout=1.0) as conn:
+                conn.execute(self._sql.leave_queues, {"tickets": tickets})
+        except psycopg.Error:
+            # Their rows expire on their own, within a second or so.
+            logger.debug("Could not withdraw queued lock requests at close", exc_info=True)
 
     def _send_stop(self) -> None:
         with self._pool.connection(timeout=1.0) as conn:

@@ -21,7 +21,7 @@ __all__ = ["LATEST_VERSION", "check_schema", "migrate"]
 _MIGRATE_LOCK_KEY = 0x4172766F4D656D  # "ArvoMem"
 
 _MIGRATIONS: tuple[str, ...] = (
-    # 1: states, leases and the fence sequence.
+    # 1: states, leases, lock waiters and their sequences.
     """
     CREATE SEQUENCE {schema}.lease_fence;
     CREATE TABLE {schema}.machine_state (
@@ -44,6 +44,18 @@ _MIGRATIONS: tuple[str, ...] = (
         fence bigint NOT NULL,
         expires_at timestamptz,
         CHECK ((owner IS NULL) = (expires_at IS NULL))
+    );
+    -- The lock requests waiting for an id, oldest ticket first: an unlock hands the
+    -- lease to the oldest live one. A row lives until its request is granted or gives
+    -- up, at most until expires_at (refreshed at each try), so a dead waiter's row goes.
+    CREATE SEQUENCE {schema}.waiter_ticket;
+    CREATE TABLE {schema}.machine_waiter (
+        id text NOT NULL,
+        ticket bigint NOT NULL,
+        owner text NOT NULL,
+        ttl_ms double precision NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (id, ticket)
     );
     """,
 )

@@ -21,20 +21,41 @@ WITH granted AS (
             clock_timestamp() + %(ttl_ms)s * interval '1 millisecond')
     ON CONFLICT (id) DO UPDATE SET
         owner = EXCLUDED.owner,
-        -- The holder locking again renews its lease and keeps its fence.
+        -- The holder locking again renews its lease and keeps its fence; so does a
+        -- waiter claiming the lease an unlock handed it.
         fence = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at > clock_timestamp()
                      THEN l.fence ELSE EXCLUDED.fence END,
         expires_at = EXCLUDED.expires_at
     WHERE l.owner IS NULL OR l.expires_at <= clock_timestamp() OR l.owner = EXCLUDED.owner
     RETURNING l.fence
+),
+dequeued AS (
+    DELETE FROM {waiter}
+    WHERE id = %(id)s AND ticket = %(ticket)s AND EXISTS (SELECT 1 FROM granted)
+),
+queued AS (
+    -- Refused, and willing to wait: join (or stay in) the id's queue.
+    INSERT INTO {waiter} AS w (id, ticket, owner, ttl_ms, expires_at)
+    SELECT %(id)s, coalesce(%(ticket)s, nextval({ticket_seq}::regclass)), %(owner)s,
+           %(ttl_ms)s, clock_timestamp() + %(queue_ms)s * interval '1 millisecond'
+    WHERE %(queue_ms)s > 0 AND NOT EXISTS (SELECT 1 FROM granted)
+    ON CONFLICT (id, ticket) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    RETURNING w.ticket
 )
-SELECT fence, NULL::bigint, NULL::float8 FROM granted
-UNION ALL
--- Refused: who holds it (its fence tells hand-offs apart) and how long it has left.
-SELECT NULL, c.fence, extract(epoch FROM c.expires_at - clock_timestamp())::float8
-FROM {lease} c
-WHERE c.id = %(id)s AND NOT EXISTS (SELECT 1 FROM granted)
+SELECT
+    (SELECT fence FROM granted),
+    -- Refused: who holds it (its fence tells hand-offs apart), how long it has left.
+    (SELECT c.fence FROM {lease} c WHERE c.id = %(id)s),
+    (SELECT extract(epoch FROM c.expires_at - clock_timestamp())::float8
+     FROM {lease} c WHERE c.id = %(id)s),
+    (SELECT ticket FROM queued)
 """
+
+_LEAVE_QUEUE = """
+DELETE FROM {waiter} WHERE id = %(id)s AND ticket = %(ticket)s RETURNING ticket
+"""
+
+_LEAVE_QUEUES = "DELETE FROM {waiter} WHERE ticket = ANY(%(tickets)s)"
 
 _UPSERT_TAIL = """
 ON CONFLICT (id) DO UPDATE SET
@@ -105,10 +126,44 @@ SELECT owner, fence, expires_at > clock_timestamp() FROM {lease} WHERE id = %(id
 
 _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 
+# Release the caller's lease; when a live request waits, hand the lease straight to
+# the oldest one (a new fence, and a short claim window: the waiter's next try renews
+# it to a full TTL; a waiter that died lets it lapse soon). Either way notify.
+# Row locks are always taken lease first, then waiter or state rows (as a lock try and a
+# write do): the later CTEs refer to ``mine`` so that it runs, and locks, first.
 _UNLOCK = """
-UPDATE {lease} SET owner = NULL, expires_at = NULL
-WHERE id = %(id)s AND owner = %(owner)s AND (%(fence)s::bigint IS NULL OR fence = %(fence)s)
-RETURNING pg_notify(%(channel)s, %(key)s)
+WITH mine AS (
+    SELECT id FROM {lease}
+    WHERE id = %(id)s AND owner = %(owner)s
+      AND (%(fence)s::bigint IS NULL OR fence = %(fence)s)
+    FOR UPDATE
+),
+stale AS (
+    DELETE FROM {waiter}
+    WHERE id = %(id)s AND expires_at <= clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+),
+next AS (
+    SELECT ticket, owner, ttl_ms FROM {waiter}
+    WHERE id = %(id)s AND expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+    ORDER BY ticket LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+moved AS (
+    UPDATE {lease} AS l SET
+        owner = (SELECT owner FROM next),
+        fence = CASE WHEN EXISTS (SELECT 1 FROM next)
+                     THEN nextval({fence_seq}::regclass) ELSE l.fence END,
+        expires_at = clock_timestamp()
+            + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
+    WHERE l.id = %(id)s AND l.owner = %(owner)s
+      AND (%(fence)s::bigint IS NULL OR l.fence = %(fence)s)
+    RETURNING l.id
+),
+taken AS (
+    DELETE FROM {waiter} w USING next
+    WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
+)
+SELECT pg_notify(%(channel)s, %(key)s) FROM moved
 """
 
 _HELD_BY_OTHER = """
@@ -119,7 +174,8 @@ SELECT EXISTS (
 """
 
 _CLEANUP = """
-WITH gone AS (DELETE FROM {state} WHERE id = %(id)s),
+WITH locked AS (SELECT id FROM {lease} WHERE id = %(id)s FOR UPDATE),
+gone AS (DELETE FROM {state} WHERE id = %(id)s AND (SELECT count(*) FROM locked) >= 0),
 dropped AS (
     UPDATE {lease} SET owner = NULL, expires_at = NULL
     WHERE id = %(id)s AND owner IS NOT NULL AND owner <> %(owner)s
@@ -129,7 +185,8 @@ SELECT count(*) FROM dropped
 """
 
 _CLEAR = """
-WITH states AS (DELETE FROM {state}), leases AS (DELETE FROM {lease})
+WITH states AS (DELETE FROM {state}), leases AS (DELETE FROM {lease}),
+waiters AS (DELETE FROM {waiter})
 SELECT pg_notify(%(channel)s, '*')
 """
 
@@ -139,20 +196,27 @@ class Statements:
     """The statements of one schema, composed once. Immutable, so thread-safe.
 
     Attributes:
-        lock: take a free or expired lease, or renew the caller's; returns
-            ``(fence, NULL, NULL)`` when granted, ``(NULL, holder fence, seconds left)``
-            when refused, or no row when the refusing lease vanished meanwhile.
+        lock: take a free or expired lease, or renew the caller's (or claim the one an
+            unlock handed it); when refused and ``queue_ms`` > 0, join the id's queue
+            (or refresh the caller's ``ticket``). One row: ``(fence, holder fence,
+            seconds left, ticket)``; ``fence`` is NULL when refused, and the holder's
+            columns may be NULL when its lease ended as the statement ran.
+        leave_queue: withdraw ``ticket``; no row when it is gone (handed the lease, or
+            expired).
+        leave_queues: withdraw every ticket of ``tickets`` (at close).
         write_fenced, write_free, write_swap: the three kinds of write; each returns
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
-        unlock: release the caller's lease and notify its waiters.
+        unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
         held_by_other: whether a lease is in force (asked after an unlock released none).
         cleanup: delete the state and drop a lease the caller does not hold.
-        clear: delete every state and lease; wake every waiter.
+        clear: delete every state, lease and queued request; wake every waiter.
     """
 
     lock: sql.Composed
+    leave_queue: sql.Composed
+    leave_queues: sql.Composed
     write_fenced: sql.Composed
     write_free: sql.Composed
     write_swap: sql.Composed
@@ -169,6 +233,8 @@ class Statements:
         names = {
             "state": sql.Identifier(schema, "machine_state"),
             "lease": sql.Identifier(schema, "machine_lease"),
+            "waiter": sql.Identifier(schema, "machine_waiter"),
+            "ticket_seq": sql.Literal(_quoted(schema) + '."waiter_ticket"'),
             # nextval() takes the sequence name as text: a quoted, qualified literal.
             "fence_seq": sql.Literal(_quoted(schema) + '."lease_fence"'),
         }
@@ -178,6 +244,8 @@ class Statements:
 
         return cls(
             lock=compose(_LOCK),
+            leave_queue=compose(_LEAVE_QUEUE),
+            leave_queues=compose(_LEAVE_QUEUES),
             write_fenced=compose(_WRITE_FENCED),
             write_free=compose(_WRITE_FREE),
             write_swap=compose(_WRITE_SWAP),
