@@ -281,3 +281,55 @@ def test_a_shared_pool_is_used_and_left_open(dsn: str, schema: str) -> None:
         assert not pool.closed
         with pool.connection() as conn:
             conn.execute("SELECT 1")
+
+
+def _queued(dsn: str, schema: str, machine_id: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT owner FROM {} WHERE id = %s ORDER BY ticket").format(
+                sql.Identifier(schema, "machine_waiter")
+            ),
+            (machine_id,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_an_unlock_hands_the_lease_to_the_queued_request_not_to_a_newcomer(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    patient = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
+    with (
+        make_memory(**patient) as holder,
+        make_memory(**patient) as waiting,
+        make_memory(lock_max_retries=0) as newcomer,
+    ):
+        assert holder.lock("wf", owner="h")
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(waiting.lock("wf", owner="w")))
+        thread.start()
+        while _queued(dsn, schema, "wf") != ["w"]:  # a bounded poll: the test's timeout
+            threading.Event().wait(0.005)
+        assert holder.unlock("wf", owner="h")
+        assert newcomer.lock("wf", owner="n") is False  # handed to w, never free
+        thread.join(timeout=30)
+        assert result == [True]
+        assert _queued(dsn, schema, "wf") == []
+        assert waiting.unlock("wf", owner="w")
+
+
+def test_a_lease_handed_to_a_dead_waiter_lapses_after_the_claim_window(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (id, ticket, owner, ttl_ms, expires_at)"
+                " VALUES ('wf', 0, 'dead', 60000, clock_timestamp() + interval '1 minute')"
+            ).format(sql.Identifier(schema, "machine_waiter"))
+        )
+    settings = {"lock_max_retries": 1, "lock_initial_delay_ms": 20_000, "lock_ttl_ms": 60_000}
+    with make_memory(**settings) as memory:
+        assert memory.lock("wf", owner="h")
+        assert memory.unlock("wf", owner="h")  # handed to the dead waiter
+        assert _queued(dsn, schema, "wf") == []
+        assert memory.lock("wf", owner="next") is True  # once its claim window lapsed
