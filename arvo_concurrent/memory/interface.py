@@ -65,7 +65,11 @@ class IMachineMemory(Protocol):
         ``metadata`` describes the transition (``subject``, ``source``, ``initiator``,
         ``parent_subject``) for backends that index or audit it; it may be ignored.
         A backend with lock ownership should refuse (raise) a write to an id whose lock
-        is held by someone else, since that is a lost update.
+        is held by someone else, since that is a lost update. One that fences (refuses
+        a write under a lease older than the latest one granted on the id) must keep
+        doing so after ``cleanup`` deleted the state, or a late write resurrects a
+        finished workflow: keep the id's latest fence, not the state, for a while
+        after the last lease on it could be in force.
         """
         ...
 

@@ -74,10 +74,13 @@ class ConcurrentMachineMemory(Closeable):
     * Fencing: a ``write`` by an owner is refused with :class:`FencingError`, storing
       nothing, when that owner's lease on the id (from its last ``lock`` not followed by
       its ``unlock``) is no longer the latest one granted on the id, even if the later
-      holder has unlocked since; and, by an owner without a lease, while someone else
-      holds the lock. An ``unlock`` by anyone but the holder releases nothing and
-      returns False. Writes to an id that nobody has locked are allowed (workflows that
-      never lock still work, without the lock's protection).
+      holder has unlocked or cleaned the id up since; and, by an owner without a lease,
+      while someone else holds the lock. A lease that ended without its holder's unlock
+      is remembered for this for a bounded time: one TTL after it lapsed, and as long
+      as any lease granted on the id since could be in force; after that, its holder
+      writes as an owner without a lease. An ``unlock`` by anyone but the holder
+      releases nothing and returns False. Writes to an id that nobody has locked are
+      allowed (workflows that never lock still work, without the lock's protection).
     * ``cleanup`` deletes a finished workflow's state; its lock is dropped too, except
       that a holder cleaning up keeps it until its own ``unlock`` (no other event for
       the id overlaps the one finishing).
@@ -132,7 +135,7 @@ class ConcurrentMachineMemory(Closeable):
         self._actor_threads: list[threading.Thread] = []
         try:
             self._ref = MemoryActor.start(
-                self._config, self._scheduler, self._actor_threads, self._held.gate
+                self._config, self._scheduler, self._actor_threads, self._held
             )
         except BaseException:
             if self._owns_scheduler:
