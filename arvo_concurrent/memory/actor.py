@@ -76,7 +76,7 @@ class MemoryActor(LibraryActor):
         self._states: dict[str, Any] = {}
         self._leases = LeaseBook(config.lock_ttl_s)
         self._lapsed = LapsedFences(config.lock_ttl_s)
-        self._waiters = WaitQueues()
+        self._waiters = WaitQueues(config.wait_budget_s, config.wait_limit_s)
         self._held = held
         self._lease_alarm = Alarm(scheduler, self._expire_due_leases)
         self._wait_alarm = Alarm(scheduler, lambda: self._tell_quietly(WaitsDue(scheduler.now())))
@@ -145,19 +145,19 @@ class MemoryActor(LibraryActor):
             message.reply.set(
                 Grant(renewed.fence, self._states.get(message.machine_id), renewed.expires_at)
             )
-        elif message.deadline <= self._scheduler.now():
+        elif self._waiters.deadline(message.machine_id, message.asked_at) <= self._scheduler.now():
             message.reply.set(None)
         else:
-            self._waiters.park(
+            deadline = self._waiters.park(
                 Waiter(
                     message.machine_id,
                     message.owner,
                     message.ticket,
                     message.reply,
-                    message.deadline,
+                    message.asked_at,
                 )
             )
-            self._wait_alarm.watch(message.deadline)
+            self._wait_alarm.watch(deadline)
 
     def _grant(self, machine_id: str, owner: Any, ticket: int, reply: Reply[Grant | None]) -> None:
         lease = self._leases.grant(machine_id, owner, ticket, self._scheduler.now())
@@ -167,7 +167,7 @@ class MemoryActor(LibraryActor):
 
     def _ended(self, machine_id: str) -> None:
         """The lease on ``machine_id`` is gone: hand the lock on."""
-        waiter = self._waiters.pop_next(machine_id)
+        waiter = self._waiters.pop_next(machine_id, self._scheduler.now())
         if waiter is not None:
             self._grant(machine_id, waiter.owner, waiter.ticket, waiter.reply)
 

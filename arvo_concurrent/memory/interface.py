@@ -74,16 +74,32 @@ class IMachineMemory(Protocol):
         ...
 
     def lock(self, id: str) -> bool:
-        """Take the exclusive lock of ``id`` for the caller.
+        """Take the exclusive lock of ``id`` for the caller, waiting while the queue moves.
 
-        Retries or waits briefly (a bounded budget) while someone else holds it, then
-        gives up. The lock must carry a TTL, so that a holder that died cannot block
+        The lock is a lease with a TTL ``T``, so that a holder that died cannot block
         the id forever: Redis ``SET lock:<id> <token> NX PX <ttl>``; PostgreSQL a
         ``locked_until`` column updated with ``WHERE locked_until < now()`` (or an
         advisory lock). The caller holds it until ``unlock`` or the TTL.
 
+        While someone else holds it, the call waits; with ``B`` the backend's wait
+        budget (ConcurrentMachineMemory: the sum of its backoff delays), it:
+
+        * gives up (returns False) only once the lock of ``id`` has not changed hands
+          for one whole ``B``. The budget counts from the call and restarts each time
+          the lock of ``id`` passes to another holder (a new lease is granted on it),
+          since the queue ahead is then making progress: a fan-in of any width, whose
+          steps each hold the lock for less than ``B``, never gives up;
+        * never waits longer than ``T`` in all (or ``B``, when ``B`` is longer),
+          however often the lock changes hands, counted from the call;
+        * with ``B == 0``, tries once and does not wait.
+
+        Waiters should be served in arrival order (FIFO per id) and granted the lock
+        as soon as it frees. A backend that polls sees a hand-off as a change of the
+        lock's holder (or fencing token) between two polls, and must poll often enough
+        within ``B`` to see one.
+
         Returns:
-            True when the caller now holds the lock; False when it was denied (the
+            True when the caller now holds the lock; False when it gave up (the
             caller raises a TransactionViolation and the event is retried later).
         """
         ...

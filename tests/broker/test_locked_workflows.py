@@ -1,4 +1,4 @@
-"""Locked workflows through the broker: a stale holder completes nothing.
+"""Locked workflows through the broker: fan-ins complete, a stale holder completes nothing.
 
 Each workflow is an Arvo resumable on a ConcurrentMachineMemory with the default lock
 settings, whose clock is a ManualScheduler: a step's work is modelled by moving that
@@ -88,6 +88,22 @@ def fan_in(memory: ConcurrentMachineMemory, step: Step) -> Any:
     )
 
 
+class RefusalCountingMemory(ConcurrentMachineMemory):
+    """A ConcurrentMachineMemory that counts the ``lock`` calls that returned False."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.refused = 0
+        self._count_lock = threading.Lock()
+
+    def lock(self, machine_id: str, owner: object = None) -> bool:
+        acquired = super().lock(machine_id, owner)
+        if not acquired:
+            with self._count_lock:
+                self.refused += 1
+        return acquired
+
+
 class Completions:
     """An output middleware that counts the completions a workflow sends its initiator."""
 
@@ -124,6 +140,43 @@ def running(
         handlers, on_broker_error=lambda error, event: errors.append((error, event))
     ) as handle:
         yield handle, errors
+
+
+def counting_step(clock: ManualScheduler, work_s: float) -> Step:
+    """Count the reply, with ``work_s`` of work under the lock; complete at the last one."""
+
+    def step(context: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        clock.advance(work_s)
+        count = context["count"] + 1
+        done = {"n": count} if count == context["expected"] else None
+        return {**context, "count": count}, done
+
+    return step
+
+
+def _fan_in_completes(replies: int, work_s: float, prefetch: int) -> None:
+    clock = ManualScheduler()
+    completions = Completions()
+    with RefusalCountingMemory(scheduler=clock) as memory:  # default lock settings
+        step = counting_step(clock, work_s)
+        with running(memory, step, prefetch, completions) as (handle, errors):
+            init = FAN_IN.init(source=CLIENT, data={"n": replies, "parentSubject$$": None})
+            done = handle.resolve(init, timeout=WAIT_S)
+        assert errors == []
+        assert done is not None
+        assert done.data["n"] == replies
+        assert completions.count == 1
+        assert memory.refused == 0
+    clock.close()
+
+
+def test_a_20_way_fan_in_with_200_ms_steps_completes_at_prefetch_8() -> None:
+    # Seven replies wait behind each step: up to 1.4 s, three times the wait budget.
+    _fan_in_completes(replies=20, work_s=0.2, prefetch=8)
+
+
+def test_w3_50_replies_with_a_20_ms_locked_section_complete_at_prefetch_5() -> None:
+    _fan_in_completes(replies=50, work_s=0.02, prefetch=5)
 
 
 def test_a_reply_whose_lease_expired_mid_step_does_not_complete_the_workflow_again() -> None:

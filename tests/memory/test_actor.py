@@ -56,10 +56,10 @@ class Harness:
         self.clock = clock
         self._tickets = itertools.count(1)
 
-    def acquire(self, owner: str, deadline: float | None = None) -> Grant | None:
+    def acquire(self, owner: str, asked_at: float | None = None) -> Grant | None:
         reply: Reply[Grant | None] = Reply()
-        due = self.clock.now() + 10 if deadline is None else deadline
-        self.ref.tell(Acquire("wf", owner, next(self._tickets), due, reply))
+        asked = self.clock.now() if asked_at is None else asked_at
+        self.ref.tell(Acquire("wf", owner, next(self._tickets), asked, reply))
         return reply.wait(10)
 
     def write(self, owner: str, fence: int | None, data: dict[str, Any]) -> None:
@@ -160,7 +160,8 @@ def test_a_request_whose_deadline_passed_on_its_way_is_refused_without_parking(
     harness: Harness,
 ) -> None:
     assert harness.acquire("a") is not None
-    assert harness.acquire("b", deadline=harness.clock.now()) is None
+    budget_s = 0.475  # 100 + 150 + 225 ms
+    assert harness.acquire("b", asked_at=harness.clock.now() - budget_s) is None
     assert harness.clock.pending() == 1  # the lease timer only: no wait was armed
 
 
