@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # How long a caller waits for the actor beyond the longest lock wait. The actor answers
-# in microseconds; running out of this means it is stuck, and the caller gets an error
+# at once otherwise; running out of this means it is stuck, and the caller gets an error
 # instead of hanging.
 _ANSWER_TIMEOUT_S = 30.0
 
