@@ -40,13 +40,15 @@ def test_the_budget_restarts_when_the_lock_is_handed_to_the_waiter_ahead() -> No
 
 
 def test_a_hand_off_by_lease_expiry_restarts_the_budget_too() -> None:
-    settings = {**SETTINGS, "lock_ttl_ms": 125}  # the limit is then the 0.25 s budget
-    with manual_memory(**settings) as (memory, clock):
-        assert memory.lock("wf", owner="stalled")
+    with manual_memory(**SETTINGS) as (memory, clock):
+        assert memory.lock("wf", owner="stalled")  # its lease ends at 1.0
+        advance(memory, clock, 0.875)
         first, second = _queue(memory, ["first", "second"])
-        advance(memory, clock, 0.125)  # stalled's lease expires: first gets the lock
+        advance(memory, clock, 0.125)  # 1.0: the lease expires, first gets the lock
         assert first.wait() is True
-        advance(memory, clock, 0.125)  # 0.25: the limit from second's request
+        advance(memory, clock, 0.1875)  # 1.1875: past second's budget from its request
+        assert not second.done()
+        advance(memory, clock, 0.0625)  # 1.25: a budget since the hand-off, first stuck
         assert second.wait() is False
 
 
