@@ -76,7 +76,7 @@ class MemoryActor(LibraryActor):
         self._states: dict[str, Any] = {}
         self._leases = LeaseBook(config.lock_ttl_s)
         self._lapsed = LapsedFences(config.lock_ttl_s)
-        self._waiters = WaitQueues(config.wait_budget_s, config.wait_limit_s)
+        self._waiters = WaitQueues(config.wait_budget_s, config.wait_limit_s, scheduler.now)
         self._held = held
         self._lease_alarm = Alarm(scheduler, self._expire_due_leases)
         self._wait_alarm = Alarm(scheduler, lambda: self._tell_quietly(WaitsDue(scheduler.now())))
@@ -167,7 +167,7 @@ class MemoryActor(LibraryActor):
 
     def _ended(self, machine_id: str) -> None:
         """The lease on ``machine_id`` is gone: hand the lock on."""
-        waiter = self._waiters.pop_next(machine_id, self._scheduler.now())
+        waiter = self._waiters.pop_next(machine_id)
         if waiter is not None:
             self._grant(machine_id, waiter.owner, waiter.ticket, waiter.reply)
 

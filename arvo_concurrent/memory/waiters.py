@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -50,11 +51,13 @@ class WaitQueues:
     Args:
         budget_s: how long a waiter waits without a hand-off.
         limit_s: how long a waiter waits at most.
+        clock: the scheduler's clock, read at a hand-off that leaves others waiting.
     """
 
-    def __init__(self, budget_s: float, limit_s: float) -> None:
+    def __init__(self, budget_s: float, limit_s: float, clock: Callable[[], float]) -> None:
         self._budget_s = budget_s
         self._limit_s = limit_s
+        self._clock = clock
         self._by_id: dict[str, OrderedDict[int, Waiter]] = {}
         self._by_ticket: dict[int, Waiter] = {}
         self._handed_off: dict[str, float] = {}
@@ -74,14 +77,14 @@ class WaitQueues:
         self._drop_stale()
         return deadline
 
-    def pop_next(self, machine_id: str, now: float) -> Waiter | None:
-        """Hand the lock of ``machine_id`` to its longest-waiting request, if any, at ``now``."""
+    def pop_next(self, machine_id: str) -> Waiter | None:
+        """Hand the lock of ``machine_id`` to its longest-waiting request, if any."""
         queue = self._by_id.get(machine_id)
         if queue is None:
             return None
         waiter = queue.popitem(last=False)[1]
         if queue:
-            self._handed_off[machine_id] = now
+            self._handed_off[machine_id] = self._clock()
         else:
             self._forget_id(machine_id)
         del self._by_ticket[waiter.ticket]
