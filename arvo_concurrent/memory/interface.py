@@ -84,13 +84,14 @@ class IMachineMemory(Protocol):
         While someone else holds it, the call waits; with ``B`` the backend's wait
         budget (ConcurrentMachineMemory: the sum of its backoff delays), it:
 
-        * gives up (returns False) only once the lock of ``id`` has not changed hands
-          for one whole ``B``. The budget counts from the call and restarts each time
-          the lock of ``id`` passes to another holder (a new lease is granted on it),
-          since the queue ahead is then making progress: a fan-in of any width, whose
-          steps each hold the lock for less than ``B``, never gives up;
-        * never waits longer than ``T`` in all (or ``B``, when ``B`` is longer),
-          however often the lock changes hands, counted from the call;
+        * gives up (returns False) once the lock of ``id`` has not changed hands for
+          one whole ``B``. The budget counts from the call and restarts each time the
+          lock of ``id`` passes to another holder (a new lease is granted on it),
+          since the queue ahead is then making progress: behind any number of steps
+          that each hold the lock for less than ``B``, a waiter is not refused for
+          the length of the queue alone;
+        * but never waits longer than ``T`` in all (or ``B``, when ``B`` is longer),
+          counted from the call, however often the lock changes hands;
         * with ``B == 0``, tries once and does not wait.
 
         Waiters should be served in arrival order (FIFO per id) and granted the lock
