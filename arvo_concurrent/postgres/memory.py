@@ -85,7 +85,8 @@ class PostgresMachineMemory(Closeable):
       wakes it with a NOTIFY, or for the lease's expiry; it never polls on a fixed
       period. It gives up once the id's lock has not changed hands for a whole budget,
       ``sum(lock_initial_delay_ms * lock_backoff_exponent**i for i < lock_max_retries)``,
-      and waits at most ``lock_ttl_ms`` in all (0 retries: one try, no wait). Requests
+      and waits at most ``lock_ttl_ms`` in all, or the budget if longer (0 retries:
+      one try, no wait). Requests
       of one process for one id queue FIFO in the process, and only the first of them
       is in the database's queue, so hand-offs alternate fairly between processes. A
       lease handed to a request whose process died lapses after a second.

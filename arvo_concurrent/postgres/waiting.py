@@ -3,8 +3,9 @@
 **The budget.** A request gives up only once the id's lock has not changed hands for a
 whole wait budget (the sum of the backoff delays): every hand-off to another holder
 restarts it, since a lock that keeps moving is not stuck. Its total wait never exceeds
-the lease TTL. A hand-off is seen as a new fence on the lease that refused the request,
-or, in this process, as a grant to the request ahead in the line.
+the lease TTL (or the budget, when that is longer). A hand-off is seen as a new fence
+on the lease that refused the request, or, in this process, as a grant to the request
+ahead in the line.
 
 **The line.** Requests of one process for one id queue locally, FIFO; only the head of
 the line talks to the database (tries, then waits for an unlock notification), so one
@@ -46,7 +47,7 @@ class LockWait:
         line: the request's line (its ``handoff_at`` is shared with the other requests).
         started: when the request was made.
         budget_s: the wait budget.
-        ttl_s: the lease TTL, a cap on the whole wait.
+        ttl_s: the lease TTL, a cap on the whole wait (unless the budget is longer).
     """
 
     def __init__(self, line: Line, started: float, budget_s: float, ttl_s: float) -> None:
@@ -67,7 +68,8 @@ class LockWait:
     def deadline(self) -> float:
         """When the request gives up, on the clock of ``started``."""
         since = max(self._started, self._line.handoff_at)
-        return min(since + self._budget_s, self._started + self._ttl_s)
+        cap = max(self._ttl_s, self._budget_s)  # a budget longer than the TTL is honoured
+        return min(since + self._budget_s, self._started + cap)
 
 
 class Lines:

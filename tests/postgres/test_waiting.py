@@ -25,6 +25,13 @@ def test_the_budget_restarts_at_each_hand_off_and_the_ttl_caps_the_wait() -> Non
     assert wait.deadline() == 2.5
 
 
+def test_a_budget_longer_than_the_ttl_is_the_cap() -> None:
+    wait = LockWait(Line(handoff_at=0.0), started=0.0, budget_s=5.0, ttl_s=2.0)
+    wait.observe(1, now=0.0)
+    wait.observe(2, now=1.0)
+    assert wait.deadline() == 5.0
+
+
 def test_zero_budget_means_one_try() -> None:
     wait = LockWait(Line(handoff_at=0.0), started=0.0, budget_s=0.0, ttl_s=10.0)
     wait.observe(1, now=0.0)
