@@ -137,6 +137,23 @@ def test_a_lapsed_lease_may_still_write_while_nobody_else_locked(
         assert memory.read("wf") == {"v": "late"}
 
 
+def test_a_write_under_an_older_lease_stays_refused_after_cleanup_and_unlock(
+    open_memory: OpenMemory,
+) -> None:
+    # b took the lock from a (lease expired), wrote, finished the workflow (cleanup)
+    # and unlocked: a's late write must not bring the old workflow back.
+    with open_memory(**SHORT_WAIT) as memory:
+        assert memory.lock("wf", owner="a")
+        assert lock_after_expiry(memory, "wf", "b")
+        memory.write("wf", {"done": True}, owner="b")
+        memory.cleanup("wf", owner="b")
+        assert memory.unlock("wf", owner="b")
+        with pytest.raises(FencingError) as caught:
+            memory.write("wf", {"done": False}, owner="a")
+        assert caught.value.holder is None
+        assert memory.read("wf") is None
+
+
 def test_every_new_lease_has_a_larger_fence(open_memory: OpenMemory) -> None:
     with open_memory(**SHORT_WAIT) as memory:
         assert memory.lock("wf", owner="a")

@@ -28,8 +28,6 @@ from arvo_concurrent.postgres import (
 from tests.postgres.fixtures import MemoryFactory
 from tests.postgres.support import own_schema
 
-SHORT_WAIT = {"lock_max_retries": 1, "lock_initial_delay_ms": 100, "lock_ttl_ms": 300}
-
 
 def test_importing_the_package_does_not_import_psycopg() -> None:
     code = "import sys, arvo_concurrent; print('psycopg' in sys.modules)"
@@ -122,23 +120,6 @@ def test_concurrent_compare_and_set_writers_lose_no_update(make_memory: MemoryFa
             thread.join(timeout=50)
         assert len(stale) == threads
         assert memory.read("wf") == {"count": threads * times}
-
-
-def test_a_write_under_an_older_lease_stays_refused_after_cleanup_and_unlock(
-    make_memory: MemoryFactory,
-) -> None:
-    # b took the lock from a (lease expired), wrote, finished the workflow (cleanup)
-    # and unlocked: a's late write must not bring the old workflow back.
-    with make_memory(enable_cleanup=True, **SHORT_WAIT) as memory:
-        assert memory.lock("wf", owner="a")
-        assert any(memory.lock("wf", owner="b") for _ in range(50))
-        memory.write("wf", {"done": True}, owner="b")
-        memory.cleanup("wf", owner="b")
-        assert memory.unlock("wf", owner="b")
-        with pytest.raises(FencingError) as caught:
-            memory.write("wf", {"done": False}, owner="a")
-        assert caught.value.holder is None
-        assert memory.read("wf") is None
 
 
 def test_an_owner_must_be_a_non_empty_str(make_memory: MemoryFactory) -> None:
@@ -333,3 +314,25 @@ def test_a_lease_handed_to_a_dead_waiter_lapses_after_the_claim_window(
         assert memory.unlock("wf", owner="h")  # handed to the dead waiter
         assert _queued(dsn, schema, "wf") == []
         assert memory.lock("wf", owner="next") is True  # once its claim window lapsed
+
+
+def test_a_waiter_is_still_woken_after_the_listening_connection_broke(
+    dsn: str, make_memory: MemoryFactory
+) -> None:
+    patient = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
+    with make_memory(**patient) as holder, make_memory(**patient) as waiting:
+        listener = waiting._wakeups._conn.info.backend_pid
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
+        # A bounded poll (the test's timeout): the listener reconnects on its own.
+        while waiting._wakeups._conn.closed or (
+            waiting._wakeups._conn.info.backend_pid == listener
+        ):
+            threading.Event().wait(0.01)
+        assert holder.lock("wf", owner="h")
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(waiting.lock("wf", owner="w")))
+        thread.start()
+        assert holder.unlock("wf", owner="h")
+        thread.join(timeout=30)
+        assert result == [True]
