@@ -118,6 +118,9 @@ class PostgresMachineMemory(Closeable):
         create_schema: run :func:`~arvo_concurrent.postgres.migrate` at construction;
             otherwise the tables must exist (``SchemaError`` if not).
         max_connections: the size of the pool the memory opens.
+        queue_locally: queue this process's requests for one id in the process first,
+            so that one of them at a time waits in the database (False: each waits in
+            the database itself; there for comparison).
 
     Raises:
         MemoryConfigError: naming the parameter whose value is wrong.
@@ -138,6 +141,7 @@ class PostgresMachineMemory(Closeable):
         schema: str = "arvo",
         create_schema: bool = True,
         max_connections: int = 10,
+        queue_locally: bool = True,
     ) -> None:
         self._config = MemoryConfig.validated(
             lock_max_retries,
@@ -152,6 +156,7 @@ class PostgresMachineMemory(Closeable):
         self._channel = channel_for(schema)
         self._clock: Callable[[], float] = time.monotonic
         self._lines = Lines(self._clock)
+        self._queue_locally = bool(queue_locally)
         self._fences: dict[tuple[str, str], int] = {}
         self._queued: set[int] = set()  # this memory's tickets in the database queue
         self._fences_lock = threading.Lock()
@@ -288,22 +293,15 @@ class PostgresMachineMemory(Closeable):
         started = self._clock()
         with self._fences_lock:
             renewing = (machine_id, holder) in self._fences
-        if renewing:
-            # The holder must not queue behind the requests waiting for its own lock.
-            return self._try_until_granted(
-                machine_id,
-                holder,
-                LockWait(
-                    Line(handoff_at=started),
-                    started,
-                    self._config.wait_budget_s,
-                    self._config.lock_ttl_s,
-                ),
-                None,
-            )
 
         def budget(line: Line) -> LockWait:
             return LockWait(line, started, self._config.wait_budget_s, self._config.lock_ttl_s)
+
+        if renewing or not self._queue_locally:
+            # A holder renewing must not queue behind the requests waiting for its lock.
+            return self._try_until_granted(
+                machine_id, holder, budget(Line(handoff_at=started)), None
+            )
 
         line, head = self._lines.enter(machine_id, budget)
         if not head:

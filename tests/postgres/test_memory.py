@@ -336,3 +336,33 @@ def test_a_waiter_is_still_woken_after_the_listening_connection_broke(
         assert holder.unlock("wf", owner="h")
         thread.join(timeout=30)
         assert result == [True]
+
+
+def test_without_the_local_queue_every_thread_waits_in_the_database_and_loses_nothing(
+    make_memory: MemoryFactory,
+) -> None:
+    threads, times = 6, 30
+    settings = {"lock_max_retries": 10, "lock_initial_delay_ms": 100, "queue_locally": False}
+    with make_memory(**settings) as memory:
+        start = threading.Barrier(threads)
+        refused: list[int] = []
+
+        def work() -> None:
+            start.wait()
+            misses = 0
+            for _ in range(times):
+                if not memory.lock("counter"):
+                    misses += 1
+                    continue
+                state = memory.read("counter") or {"count": 0}
+                memory.write("counter", {"count": state["count"] + 1})
+                assert memory.unlock("counter")
+            refused.append(misses)
+
+        pool = [threading.Thread(target=work) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(timeout=50)
+        assert refused == [0] * threads
+        assert memory.read("counter") == {"count": threads * times}
