@@ -169,15 +169,19 @@ class PostgresMachineMemory(Closeable):
             target, kwargs = _pool_target(pool)
         listener = self._open(target, kwargs, create_schema)
         self._owns_pool = pool is None
-        self._pool = pool or ConnectionPool(
-            target,
-            min_size=1,
-            max_size=max_connections,
-            kwargs=kwargs,
-            open=True,
-            name=f"arvo-memory-{schema}",
-            timeout=_CONNECTION_TIMEOUT_S,
-        )
+        try:
+            self._pool = pool or ConnectionPool(
+                target,
+                min_size=1,
+                max_size=max_connections,
+                kwargs=kwargs,
+                open=True,
+                name=f"arvo-memory-{schema}",
+                timeout=_CONNECTION_TIMEOUT_S,
+            )
+        except BaseException:
+            listener.close()
+            raise
         try:
             self._wakeups = Wakeups(lambda: self._connect(target, kwargs), self._channel, listener)
         except BaseException:
@@ -459,7 +463,9 @@ class PostgresMachineMemory(Closeable):
         self._wakeups.close(self._send_stop, remaining(deadline))
         self._leave_queues()
         if self._owns_pool:
-            self._pool.close(timeout=remaining(deadline) or 0.0)
+            left = remaining(deadline)
+            # The pool's own timeout has no "no limit": an hour stands for it.
+            self._pool.close(timeout=3600.0 if left is None else max(left, 0.001))
 
     # -- database ----------------------------------------------------------------------
 

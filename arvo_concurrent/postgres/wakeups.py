@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,7 +85,8 @@ class Wakeups:
         self._lock = threading.Lock()
         self._watches: dict[str, set[Watch]] = {}
         self._stopping = threading.Event()
-        self._stop_payload = "stop:" + key_for(f"{id(self)}:{threading.get_ident()}")
+        # Random: every process on the channel sees it, and only this listener may stop.
+        self._stop_payload = "stop:" + secrets.token_hex(16)
         self._conn = conn
         self._listen(conn)
         self._thread = threading.Thread(target=self._run, name="arvo-pg-listener", daemon=True)
