@@ -61,7 +61,6 @@ def test_a_run_prints_tables_and_writes_json_and_markdown(
 ) -> None:
     argv = ["--workload", "W2", "--scale", "0.5", "--prefetch", "1,3", "--repeat", "2"]
     argv += ["--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "docs" / "R.md")]
-    argv += ["--plot", str(tmp_path / "plots")]
     assert main(argv, catalogue=_catalogue) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[1].split() == ["figure", "prefetch=1", "prefetch=3"]
@@ -77,6 +76,16 @@ def test_a_run_prints_tables_and_writes_json_and_markdown(
     page = (tmp_path / "docs" / "R.md").read_text()
     assert "python -m benchmarks --workload W2" in page
     assert "## W2: io-like" in page
+
+
+def test_a_run_with_plots_links_them_from_the_markdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib", reason="--plot needs the bench extra (matplotlib)")
+    argv = ["--workload", "W2", "--repeat", "1", "--plot", str(tmp_path / "plots")]
+    argv += ["--markdown", str(tmp_path / "docs" / "R.md")]
+    assert main(argv, catalogue=_catalogue) == 0
+    page = (tmp_path / "docs" / "R.md").read_text()
     assert "![W2_throughput](../plots/W2_throughput.png)" in page
     assert (tmp_path / "plots" / "W2_throughput.png").is_file()
 
@@ -124,6 +133,16 @@ def test_tune_prints_a_table_and_a_recommendation(
     rows = [line.split() for line in table.splitlines()[2:] if line]
     assert [(r[0], r[-2], r[-1]) for r in rows] == [("1", "6", "0"), ("3", "6", "0")]
     assert "Recommendation: prefetch=" in out
+
+
+def test_tune_with_a_handler_function_is_a_usage_error_saying_what_was_expected(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--handler", "tests.benchmarks.handlers:handle_add", "--events", "x.jsonl"]
+    err = _usage_error(capsys, "tune", *argv)
+    assert "argument --handler: 'tests.benchmarks.handlers:handle_add' takes arguments" in err
+    assert "expected module:factory" in err
+    assert "Traceback" not in err
 
 
 def test_plot_without_matplotlib_fails_before_running(
