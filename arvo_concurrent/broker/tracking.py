@@ -78,7 +78,7 @@ class WorkTracker:
         # and takes no lock: every worker of a broker counts every hop in its root
         # tracker, and a lock shared that widely forms a convoy under the GIL: a blocked
         # waiter is granted the lock while it still waits for the GIL, so the next
-        # acquirer blocks too, and so on (benchmarks/RESULTS.md, W1). Only idle waits and
+        # acquirer blocks too, and so on (benchmarks/NOTES.md). Only idle waits and
         # wake-ups take the lock, through the Condition built on it.
         self._count: list[None] = []
         self._lock = threading.Lock()

@@ -48,7 +48,7 @@ def test_tracker_rejects_bad_counts(add: int, done: int) -> None:
 
 def test_counting_takes_no_lock_that_waiters_hold() -> None:
     # Every worker of a broker counts every hop in the root tracker: a lock taken there
-    # convoys under the GIL (benchmarks/RESULTS.md, W1). Counting that does not reach
+    # convoys under the GIL (benchmarks/NOTES.md). Counting that does not reach
     # zero must go on while the tracker's lock is held (by a waiter, or a wake-up).
     tracker = WorkTracker()
     tracker.add()
