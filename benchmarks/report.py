@@ -18,6 +18,13 @@ from benchmarks.core import is_efficiency, is_ratio
 from benchmarks.runner import Result, params_label
 
 _PACKAGES = ("arvo-concurrent", "pykka", "msgspec", "tenacity")
+_NOT_CODE = (
+    ":(top)",
+    ":(top,exclude)README.md",
+    ":(top,exclude)benchmarks/RESULTS.md",
+    ":(top,exclude)benchmarks/NOTES.md",
+    ":(top,exclude)benchmarks/results",
+)
 
 
 def machine_info() -> dict[str, Any]:
@@ -30,7 +37,9 @@ def machine_info() -> dict[str, Any]:
         "versions": {name: _version(name) for name in _PACKAGES},
         "commit": _git("rev-parse", "--short", "HEAD"),
         # Uncommitted changes to tracked files: the figures are not those of the commit.
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # The published outputs themselves do not count, so that a second run is not
+        # marked dirty by the first one's results.
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *_NOT_CODE)),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
