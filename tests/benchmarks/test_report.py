@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -187,3 +188,27 @@ def test_markdown_page_has_command_machine_tables_and_relative_plot_links(
     )
     assert with_notes.endswith("## Notes\n\nW1 ...\n")
     assert "commit abc1234 plus uncommitted changes" in with_notes
+
+
+def test_only_code_changes_mark_a_run_dirty(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    outputs = ["README.md", "benchmarks/RESULTS.md", "benchmarks/results/latest.json"]
+    for name in [*outputs, "benchmarks/core.py"]:
+        (tmp_path / name).write_text("v1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    status = ("status", "--porcelain", "--untracked-files=no", "--", *report._NOT_CODE)
+    for name in outputs:
+        (tmp_path / name).write_text("v2\n")
+    (tmp_path / "benchmarks" / "new.py").write_text("untracked\n")
+    assert git(*status) == ""
+    (tmp_path / "benchmarks" / "core.py").write_text("v2\n")
+    assert git(*status).split() == ["M", "benchmarks/core.py"]
