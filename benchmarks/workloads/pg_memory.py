@@ -182,6 +182,39 @@ def run_pg6b(params: Params, scale: float) -> Figures:
     }
 
 
+def footprint_pg6a(params: Params, scale: float) -> None:
+    schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with PostgresMachineMemory(_DSN, schema=schema) as memory:
+            _cycles(memory, scaled(2_000, scale, minimum=20))
+    finally:
+        _drop(schema)
+
+
+def footprint_pg6b(params: Params, scale: float) -> None:
+    """One process's side of PG6b: its threads' locked increments, in this process."""
+    schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
+    settings = {**_PATIENT, "queue_locally": bool(int(params.get("local", 1)))}
+    times = scaled(200, scale, minimum=5)
+    try:
+        with PostgresMachineMemory(_DSN, schema=schema, **settings) as memory:
+
+            def work() -> None:
+                for _ in range(times):
+                    if memory.lock("pg6b"):
+                        state = memory.read("pg6b") or {"count": 0}
+                        memory.write("pg6b", {"count": state["count"] + 1})
+                        memory.unlock("pg6b")
+
+            pool = [threading.Thread(target=work) for _ in range(int(params["threads"]))]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
+    finally:
+        _drop(schema)
+
+
 WORKLOADS = [
     Workload(
         id="PG6a",
@@ -190,6 +223,7 @@ WORKLOADS = [
         run=run_pg6a,
         headline="ratio_to_baseline",
         tags=frozenset({"memory", "postgres"}),
+        footprint=footprint_pg6a,
     ),
     Workload(
         id="PG6b",
@@ -202,6 +236,7 @@ WORKLOADS = [
         run=run_pg6b,
         headline="handoff_p50_us",
         tags=frozenset({"memory", "postgres"}),
+        footprint=footprint_pg6b,
     ),
 ]
 
