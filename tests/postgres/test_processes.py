@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from arvo_concurrent import ArvoEvent
+from arvo_concurrent import ArvoEvent, create_concurrent_event_broker
 from tests.postgres.fixtures import MemoryFactory
 from tests.postgres.processes import workers
 from tests.postgres.workflow import fanin_init, fanin_resumable, service_handler
@@ -109,3 +109,19 @@ def test_a_fan_in_whose_replies_two_processes_handle_completes_with_the_exact_co
     assert len(completions) == 1
     assert completions[0].data["n"] == k
     assert len(outputs) == 1  # the other 19 steps emit nothing
+
+
+def test_a_fan_in_through_the_broker_on_the_postgres_memory_completes(
+    make_memory: MemoryFactory,
+) -> None:
+    k = 20
+    init = fanin_init(k)
+    with make_memory(**_PATIENT) as memory:
+        handlers = [
+            {"handler": fanin_resumable(memory), "prefetch": 4},
+            {"handler": service_handler(), "prefetch": 8},
+        ]
+        with create_concurrent_event_broker(handlers) as handle:
+            done = handle.resolve(init, timeout=30)
+        assert done is not None
+        assert done.data["n"] == k
