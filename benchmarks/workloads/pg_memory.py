@@ -176,6 +176,7 @@ def run_pg6b(params: Params, scale: float) -> Figures:
         "failed_acquisitions": float(sum(r["refused"] for r in results)),
         "worst_lock_wait_ms": max(waits) * 1e3,
         "lock_wait_p50_us": statistics.median(waits) * 1e6,
+        "lock_wait_p99_us": _percentile(waits, 99) * 1e6,
         "handoff_p50_us": _percentile(handoffs, 50) * 1e6,
         "handoff_p99_us": _percentile(handoffs, 99) * 1e6,
         "cross_process_handoffs": float(len(handoffs)),
