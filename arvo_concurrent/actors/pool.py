@@ -16,9 +16,9 @@ itself instead of asking anyone for it. All state sits behind one short lock.
 
 Workers start lazily: one more each time the waiting items outnumber the workers
 being started, up to ``prefetch``, so a pool that only ever sees one item at a time
-costs one thread. Starting a worker thread costs ~0.3 ms of CPU, so a burst into a
-cold pool of 50 would wait ~15 ms for the last one if the publisher started them one
-by one; instead each new worker, on its own thread, starts the next one due before
+costs one thread. Starting a worker thread costs far more CPU than a hand-off, so a
+burst into a cold pool of 50 would wait long for the last one if the publisher started
+them one by one; instead each new worker, on its own thread, starts the next one due before
 taking its first item, so the starts overlap with the publisher and with each other.
 """
 

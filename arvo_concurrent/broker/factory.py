@@ -62,8 +62,8 @@ class _Capture:
 
 
 # How long an idle completer thread waits for more work before it ends. Completions come
-# in bursts (W4: ~200 thread starts for 500 workflows without it), and a thread start
-# costs ~0.1-0.3 ms; the handle's close() ends the thread at once.
+# in bursts, and starting a thread for each burst would cost more than the hand-offs it
+# serves (benchmark W4); the handle's close() ends the thread at once.
 _COMPLETER_LINGER_S = 0.5
 
 
