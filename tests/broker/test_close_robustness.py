@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.arvo import ArvoEvent
-from arvo_concurrent.broker import ConcurrentEventBroker
+from arvo_concurrent.broker import ConcurrentEventBroker, HandlerAbortedError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
+from tests.arvo.handlers import TEST_SOURCE
 from tests.broker.support import WAIT_S, Errors, Ev, ScriptedHandler, reply, scripted_event
 
 
@@ -125,3 +126,32 @@ def test_report_survives_a_base_exception_from_on_error(
         broker.report(ValueError("second"), Ev(to="t", id=2))
     stderr = capsys.readouterr().err
     assert stderr.count("on_error raised Abort()") == 1  # visible, and once per kind
+
+
+def test_a_base_exception_in_on_domained_events_keeps_the_other_outputs() -> None:
+    errors = Errors()
+    received: list[ArvoEvent] = []
+
+    def fan_out(event: ArvoEvent) -> list[ArvoEvent]:
+        return [
+            reply(event, data={"n": 1}, domain="human.interaction"),
+            reply(event, data={"n": 2}, to="com.test.sink"),
+        ]
+
+    def on_domained(item: dict[str, Any]) -> None:
+        raise Abort
+
+    handle = create_concurrent_event_broker(
+        [{"handler": ScriptedHandler("com.test.scripted", fan_out)}],
+        on_broker_error=errors,
+        on_domained_events=on_domained,
+    )
+    with handle:
+        handle.broker.subscribe(lambda e, publish: received.append(e), topic="com.test.sink")
+        handle.broker.publish(scripted_event(source=TEST_SOURCE))
+        handle.broker.wait_for_idle(WAIT_S)
+    assert [e.data["n"] for e in received] == [2]
+    [(error, event)] = errors.calls
+    assert isinstance(error, HandlerAbortedError)
+    assert isinstance(error.error, Abort)
+    assert event.data == {"n": 1}
