@@ -54,7 +54,7 @@ def default_on_error(error: BaseException, info: RetryInfo) -> ErrorDecision:
 
     Contract, config and execution violations are deterministic (the same event fails
     the same way every time), so they are thrown to ``on_broker_error`` at once
-    instead of being retried (the TypeScript broker retries them: 8.F4). A
+    instead of being retried (the TypeScript broker retries them). A
     ``TransactionViolation`` (a lock not acquired, a memory failure) and any other
     error is retried.
     """
