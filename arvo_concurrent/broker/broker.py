@@ -352,8 +352,11 @@ class ConcurrentEventBroker(Closeable):
 
     def _run(self, fn: Handler, item: Delivery) -> None:
         lineage = item.lineage
-        if lineage is not self._root and self._abandoned(item):
-            return
+        if lineage is not self._root:  # the root tracker is never abandoned
+            for tracker in lineage:
+                if tracker.abandoned:
+                    self._drop_abandoned(item)
+                    return
         publish = item.publish or LineagePublisher(self, lineage, itertools.count(1))
         try:
             fn(item.event, publish)
@@ -362,13 +365,9 @@ class ConcurrentEventBroker(Closeable):
         except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
             self.report(HandlerAbortedError(error, item.event), item.event, lineage)
 
-    def _abandoned(self, item: Delivery) -> bool:
-        # An event of an abandoned lineage is dropped, not run (the root is never abandoned).
-        if not any(tracker.abandoned for tracker in item.lineage):
-            return False
+    def _drop_abandoned(self, item: Delivery) -> None:
         dropped = EventDroppedError(item.event, item.event.to, "abandoned")
         self.report(dropped, item.event, item.lineage)
-        return True
 
     def report(self, error: Exception, event: Any, lineage: Lineage = ()) -> None:
         """Record ``error`` on ``lineage`` and hand it with its ``event`` to ``on_error``.
