@@ -16,7 +16,9 @@ from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.alarm import Alarm
 from arvo_concurrent.memory.config import MemoryConfig
 from arvo_concurrent.memory.errors import FencingError
-from arvo_concurrent.memory.lease import LeaseBook
+from arvo_concurrent.memory.fences import LapsedFences
+from arvo_concurrent.memory.held import HeldLeases
+from arvo_concurrent.memory.lease import Lease, LeaseBook
 from arvo_concurrent.memory.messages import (
     Abandon,
     Acquire,
@@ -40,19 +42,25 @@ logger = logging.getLogger(__name__)
 class MemoryActor(LibraryActor):
     """Serialises every memory operation; grants locks FIFO per id; expires leases on a timer.
 
-    Fencing: the actor keeps the fencing number of the latest lease granted on each id
-    and refuses a write made under any older lease, whether or not a lease is in force
-    now, so a holder whose lease lapsed cannot overwrite what a later holder wrote.
-    That number is kept while the id has a state or a lease: once it has neither, no
-    write can be lost by accepting a late one, and forgetting it bounds the memory.
+    Fencing: the actor refuses a write made under any lease older than the latest one
+    granted on its id, whether or not a lease is in force now, so a holder whose lease
+    was taken from it cannot overwrite (or, after a cleanup, resurrect) what a later
+    holder wrote. While a lease is in force it carries the latest fence. An id on
+    which a lease ended without its holder's unlock (it expired, or someone else's
+    cleanup dropped it) has a holder that may still write: its latest fence is kept
+    apart, whatever happens to its state, for one TTL after that and as long as any
+    lease granted on it since could be in force (see
+    :class:`~arvo_concurrent.memory.fences.LapsedFences`). When it is forgotten, so
+    are the facade's records of those holders: their writes then count as writes by
+    owners without a lease. Ids whose leases all ended by unlock keep nothing.
 
     Args:
         config: the memory's settings.
         scheduler: the timer service; its clock is the lease and wait clock.
         started: the actor appends its thread here when it starts, so ``close`` can join it.
-        gate: the facade's gate (see :class:`~arvo_concurrent.memory.held.HeldLeases`);
-            the lease timer reads the clock and queues the expiry under it. The actor's
-            own thread never takes it.
+        held: the facade's lease records. The lease timer reads the clock and queues
+            the expiry under their gate; the actor takes the gate only to drop the
+            records of forgotten ids, never while it waits for anything.
     """
 
     def __init__(
@@ -60,16 +68,16 @@ class MemoryActor(LibraryActor):
         config: MemoryConfig,
         scheduler: Scheduler,
         started: list[threading.Thread],
-        gate: threading.Lock,
+        held: HeldLeases,
     ) -> None:
         super().__init__()
         self._scheduler = scheduler
         self._started = started
         self._states: dict[str, Any] = {}
-        self._fences: dict[str, int] = {}
         self._leases = LeaseBook(config.lock_ttl_s)
-        self._waiters = WaitQueues()
-        self._gate = gate
+        self._lapsed = LapsedFences(config.lock_ttl_s)
+        self._waiters = WaitQueues(config.wait_budget_s, config.wait_limit_s, scheduler.now)
+        self._held = held
         self._lease_alarm = Alarm(scheduler, self._expire_due_leases)
         self._wait_alarm = Alarm(scheduler, lambda: self._tell_quietly(WaitsDue(scheduler.now())))
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -116,7 +124,7 @@ class MemoryActor(LibraryActor):
         # On the scheduler thread. A holder's write sent without an answer was checked
         # against the clock under the gate: ordering the clock reading and the queuing
         # of the expiry under it too puts every such write ahead of its lease's expiry.
-        with self._gate:
+        with self._held.gate:
             self._tell_quietly(LeasesDue(self._scheduler.now()))
 
     def _tell_quietly(self, message: object) -> None:
@@ -133,33 +141,32 @@ class MemoryActor(LibraryActor):
         elif lease.owner == message.owner:
             # Locking again renews the lease: the way a long execution keeps its lock.
             renewed = self._leases.renew(message.machine_id, self._scheduler.now())
+            self._lapsed.granted(message.machine_id, renewed.fence, renewed.expires_at)
             message.reply.set(
                 Grant(renewed.fence, self._states.get(message.machine_id), renewed.expires_at)
             )
-        elif message.deadline <= self._scheduler.now():
+        elif self._waiters.deadline(message.machine_id, message.asked_at) <= self._scheduler.now():
             message.reply.set(None)
         else:
-            self._waiters.park(
+            deadline = self._waiters.park(
                 Waiter(
                     message.machine_id,
                     message.owner,
                     message.ticket,
                     message.reply,
-                    message.deadline,
+                    message.asked_at,
                 )
             )
-            self._wait_alarm.watch(message.deadline)
+            self._wait_alarm.watch(deadline)
 
     def _grant(self, machine_id: str, owner: Any, ticket: int, reply: Reply[Grant | None]) -> None:
         lease = self._leases.grant(machine_id, owner, ticket, self._scheduler.now())
-        self._fences[machine_id] = lease.fence
+        self._lapsed.granted(machine_id, lease.fence, lease.expires_at)
         self._lease_alarm.watch(lease.expires_at)
         reply.set(Grant(lease.fence, self._states.get(machine_id), lease.expires_at))
 
     def _ended(self, machine_id: str) -> None:
-        """The lease on ``machine_id`` is gone: forget its fence if unused, hand the lock on."""
-        if machine_id not in self._states:
-            self._fences.pop(machine_id, None)
+        """The lease on ``machine_id`` is gone: hand the lock on."""
         waiter = self._waiters.pop_next(machine_id)
         if waiter is not None:
             self._grant(machine_id, waiter.owner, waiter.ticket, waiter.reply)
@@ -187,10 +194,24 @@ class MemoryActor(LibraryActor):
 
     # -- timers ------------------------------------------------------------------------
 
+    def _lapse(self, machine_id: str, lease: Lease, at: float) -> None:
+        """``lease`` ended at ``at`` without its holder's unlock: remember its fence."""
+        self._lease_alarm.watch(self._lapsed.lapsed(machine_id, lease.fence, at))
+
     def _leases_due(self, message: LeasesDue) -> None:
-        for machine_id in self._leases.pop_due(message.at):
+        for machine_id, lease in self._leases.pop_due(message.at):
+            self._lapse(machine_id, lease, lease.expires_at)
             self._ended(machine_id)
-        self._lease_alarm.rearm(message.at, self._leases.earliest_expiry())
+        forgotten = self._lapsed.pop_due(message.at)
+        if forgotten:
+            with self._held.gate:
+                self._held.forgetting(forgotten)
+        self._lease_alarm.rearm(message.at, self._next_lease_event())
+
+    def _next_lease_event(self) -> float | None:
+        times = [self._leases.earliest_expiry(), self._lapsed.earliest()]
+        due = [time for time in times if time is not None]
+        return min(due) if due else None
 
     def _waits_due(self, message: WaitsDue) -> None:
         for waiter in self._waiters.pop_due(message.at):
@@ -213,7 +234,7 @@ class MemoryActor(LibraryActor):
             if lease is not None and lease.owner != message.owner:
                 raise FencingError(machine_id, message.owner, holder, lease.fence)
         else:
-            latest = self._fences.get(machine_id)
+            latest = self._lapsed.fence(machine_id) if lease is None else lease.fence
             if latest is not None and latest != message.fence:
                 raise FencingError(machine_id, message.owner, holder, latest)
         self._states[machine_id] = message.data
@@ -224,10 +245,9 @@ class MemoryActor(LibraryActor):
         machine_id = message.machine_id
         self._states.pop(machine_id, None)
         lease = self._leases.get(machine_id)
-        if lease is None:
-            self._fences.pop(machine_id, None)
-        elif lease.owner != message.owner:
+        if lease is not None and lease.owner != message.owner:
             self._leases.remove(machine_id)
+            self._lapse(machine_id, lease, self._scheduler.now())
             self._ended(machine_id)
         # Otherwise the holder is cleaning up its own finished workflow: it keeps the
         # lock until it unlocks, so that no other event for the id runs meanwhile.
@@ -235,7 +255,7 @@ class MemoryActor(LibraryActor):
 
     def _clear(self, message: Clear) -> None:
         self._states.clear()
-        self._fences.clear()
+        self._lapsed.clear()
         for machine_id in self._leases.clear():
             self._ended(machine_id)
         message.reply.set(None)

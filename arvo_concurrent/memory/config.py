@@ -73,17 +73,29 @@ class MemoryConfig:
 
     @property
     def wait_budget_s(self) -> float:
-        """How long a ``lock`` may wait: the sum of the backoff delays, in seconds.
+        """How long a ``lock`` waits without the lock changing hands, in seconds.
 
-        ``lock_max_retries=n`` allows 1 + n attempts with ``initial * exponent**i`` between
-        attempt i and i + 1 and no wait after the last, so the budget is the sum for i < n.
-        A parked waiter is granted the lock as soon as it frees, so it never waits longer.
+        The sum of the backoff delays: ``lock_max_retries=n`` allows 1 + n attempts with
+        ``initial * exponent**i`` between attempt i and i + 1 and no wait after the
+        last, so the budget is the sum for i < n. A parked waiter is granted the lock as
+        soon as it frees, and its budget restarts whenever the lock is handed to the
+        waiter ahead of it (see :attr:`wait_limit_s`).
         """
         delays_ms = (
             self.lock_initial_delay_ms * self.lock_backoff_exponent**i
             for i in range(self.lock_max_retries)
         )
         return sum(delays_ms) / 1000.0
+
+    @property
+    def wait_limit_s(self) -> float:
+        """The longest a ``lock`` waits in all, in seconds.
+
+        The lease TTL (or the budget, when that is longer), however often the lock
+        changes hands meanwhile; 0 when the budget is 0 (one try, no wait).
+        """
+        budget = self.wait_budget_s
+        return max(budget, self.lock_ttl_s) if budget > 0 else 0.0
 
     @property
     def lock_ttl_s(self) -> float:

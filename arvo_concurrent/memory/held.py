@@ -4,8 +4,9 @@ For each (machine id, owner), from the grant until that owner unlocks:
 
 * the lease's fencing number, sent with every write by that owner, so that the actor
   refuses a write made under a lease that is no longer the latest one. The record
-  outlives the lease's expiry for that reason: only the owner's unlock (or a cleanup
-  of the id, or a clear) drops it;
+  outlives the lease for that reason: it goes with the owner's unlock, a clear, or
+  when the actor forgets the id's lapsed fence (the records of an id whose leases
+  all lapsed long enough ago, see :class:`~arvo_concurrent.memory.fences.LapsedFences`);
 * until when the facade can vouch that the lease is in force. While it can, the
   holder's write and unlock cannot be refused, so they are sent without waiting for
   an answer;
@@ -15,8 +16,9 @@ Why vouching holds. A lease stays in force in the actor until its expiry, its
 holder's unlock, a cleanup of its id by someone else, a clear, or the withdrawal of
 the request that obtained it. All but expiry are sent through the facade, and each
 drops what it makes untrue before its message is queued, under one gate: the owner's
-record (unlock, withdrawal), the id's other owners' records (cleanup), every record
-(clear), and the owner's snapshot (its own write, its own cleanup). Expiry is on the
+record (unlock, withdrawal), the id's other owners' vouching and snapshots (cleanup:
+their fences stay, for their later writes to be refused), every record (clear), and
+the owner's snapshot (its own write, its own cleanup). Expiry is on the
 scheduler's clock: a record vouches for its lease only until the expiry the grant
 announced, and the lease timer reads the clock and queues the expiry under the same
 gate, so a write sent unanswered (clock checked under the gate) is queued ahead of
@@ -80,7 +82,8 @@ class HeldLeases:
     Every method but :meth:`snapshot` must be called with :attr:`gate` held, and the
     message it prepares must be queued to the actor before the gate is released (queuing
     never blocks), so that the records and the actor's inbox change together. The gate
-    is only ever held for that: by callers and by the lease timer, never by the actor.
+    is only ever held for that: by callers and by the lease timer, and by the actor
+    for :meth:`forgetting`, never while waiting for anything.
 
     Args:
         clock: the scheduler's clock, the one lease expiries are measured on.
@@ -160,13 +163,26 @@ class HeldLeases:
         return held.fence, self._clock() < held.vouched_until
 
     def cleaning(self, machine_id: str, owner: Any) -> None:
-        """``owner`` cleans ``machine_id`` up: the state goes, and every lease but ``owner``'s."""
+        """``owner`` cleans ``machine_id`` up: the state goes, and every lease but ``owner``'s.
+
+        The other owners keep their fences, unvouched: a write they make later must
+        still be refused once a later lease was granted.
+        """
         self._asked.pop(machine_id, None)
-        owners = self._held.pop(machine_id, None)
-        held = None if owners is None else owners.get(owner)
-        if held is not None:
+        for other, held in self._held.get(machine_id, {}).items():
             held.snapshot = NO_SNAPSHOT
-            self._held[machine_id] = {owner: held}
+            if other != owner:
+                held.vouched_until = _NEVER
+
+    def forgetting(self, machine_ids: list[str]) -> None:
+        """The actor forgot the lapsed fences of ``machine_ids``: drop their records.
+
+        No lease is in force on them, so every record left is one whose lease lapsed:
+        without it, its owner's write is judged as one by an owner without a lease,
+        which the actor now treats alike.
+        """
+        for machine_id in machine_ids:
+            self._held.pop(machine_id, None)
 
     def abandoning(self, machine_id: str, owner: Any, ticket: int) -> None:
         """``owner`` gives up waiting for request ``ticket``, which the actor may have granted.

@@ -65,21 +65,42 @@ class IMachineMemory(Protocol):
         ``metadata`` describes the transition (``subject``, ``source``, ``initiator``,
         ``parent_subject``) for backends that index or audit it; it may be ignored.
         A backend with lock ownership should refuse (raise) a write to an id whose lock
-        is held by someone else, since that is a lost update.
+        is held by someone else, since that is a lost update. One that fences (refuses
+        a write under a lease older than the latest one granted on the id) must keep
+        doing so after ``cleanup`` deleted the state, or a late write resurrects a
+        finished workflow: keep the id's latest fence, not the state, for a while
+        after the last lease on it could be in force.
         """
         ...
 
     def lock(self, id: str) -> bool:
-        """Take the exclusive lock of ``id`` for the caller.
+        """Take the exclusive lock of ``id`` for the caller, waiting while the queue moves.
 
-        Retries or waits briefly (a bounded budget) while someone else holds it, then
-        gives up. The lock must carry a TTL, so that a holder that died cannot block
+        The lock is a lease with a TTL ``T``, so that a holder that died cannot block
         the id forever: Redis ``SET lock:<id> <token> NX PX <ttl>``; PostgreSQL a
         ``locked_until`` column updated with ``WHERE locked_until < now()`` (or an
         advisory lock). The caller holds it until ``unlock`` or the TTL.
 
+        While someone else holds it, the call waits; with ``B`` the backend's wait
+        budget (ConcurrentMachineMemory: the sum of its backoff delays), it:
+
+        * gives up (returns False) once the lock of ``id`` has not changed hands for
+          one whole ``B``. The budget counts from the call and restarts each time the
+          lock of ``id`` passes to another holder (a new lease is granted on it),
+          since the queue ahead is then making progress: behind any number of steps
+          that each hold the lock for less than ``B``, a waiter is not refused for
+          the length of the queue alone;
+        * but never waits longer than ``T`` in all (or ``B``, when ``B`` is longer),
+          counted from the call, however often the lock changes hands;
+        * with ``B == 0``, tries once and does not wait.
+
+        Waiters should be served in arrival order (FIFO per id) and granted the lock
+        as soon as it frees. A backend that polls sees a hand-off as a change of the
+        lock's holder (or fencing token) between two polls, and must poll often enough
+        within ``B`` to see one.
+
         Returns:
-            True when the caller now holds the lock; False when it was denied (the
+            True when the caller now holds the lock; False when it gave up (the
             caller raises a TransactionViolation and the event is retried later).
         """
         ...

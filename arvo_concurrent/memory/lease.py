@@ -62,15 +62,15 @@ class LeaseBook:
         """Drop the lease on ``machine_id`` and return it."""
         return self._by_id.pop(machine_id, None)
 
-    def pop_due(self, at: float) -> list[str]:
-        """Drop every lease that expires at or before ``at``; return their ids."""
-        due: list[str] = []
+    def pop_due(self, at: float) -> list[tuple[str, Lease]]:
+        """Drop every lease that expires at or before ``at``; return them with their ids."""
+        due: list[tuple[str, Lease]] = []
         while self._by_id:
             machine_id, lease = next(iter(self._by_id.items()))
             if lease.expires_at > at:
                 break
             del self._by_id[machine_id]
-            due.append(machine_id)
+            due.append((machine_id, lease))
         return due
 
     def earliest_expiry(self) -> float | None:

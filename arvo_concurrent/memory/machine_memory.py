@@ -40,8 +40,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How long a caller waits for the actor beyond any lock-wait budget. The actor answers
-# in microseconds; running out of this means it is stuck, and the caller gets an error
+# How long a caller waits for the actor beyond the longest lock wait. The actor answers
+# at once otherwise; running out of this means it is stuck, and the caller gets an error
 # instead of hanging.
 _ANSWER_TIMEOUT_S = 30.0
 
@@ -68,16 +68,22 @@ class ConcurrentMachineMemory(Closeable):
       enforced by a timer. Locking an id again as its holder renews the lease (same
       fence, fresh TTL); locks are not counted, one ``unlock`` releases.
     * A ``lock`` that finds the id held waits in a FIFO queue for that id and is granted
-      the moment the lock is released or expires. It waits at most the retry budget,
+      the moment the lock is released or expires. Its wait budget is
       ``sum(lock_initial_delay_ms * lock_backoff_exponent**i for i < lock_max_retries)``
-      counted from the call (0 retries: one try, no wait), then returns False.
+      (0 retries: one try, no wait): it returns False once the lock has not changed
+      hands for one whole budget (counted from the call, restarted at every hand-off
+      of the id to the next waiter), and after ``lock_ttl_ms`` in all at the latest
+      (or the budget, if longer); see :meth:`IMachineMemory.lock`.
     * Fencing: a ``write`` by an owner is refused with :class:`FencingError`, storing
       nothing, when that owner's lease on the id (from its last ``lock`` not followed by
       its ``unlock``) is no longer the latest one granted on the id, even if the later
-      holder has unlocked since; and, by an owner without a lease, while someone else
-      holds the lock. An ``unlock`` by anyone but the holder releases nothing and
-      returns False. Writes to an id that nobody has locked are allowed (workflows that
-      never lock still work, without the lock's protection).
+      holder has unlocked or cleaned the id up since; and, by an owner without a lease,
+      while someone else holds the lock. A lease that ended without its holder's unlock
+      is remembered for this for a bounded time: one TTL after it lapsed, and as long
+      as any lease granted on the id since could be in force; after that, its holder
+      writes as an owner without a lease. An ``unlock`` by anyone but the holder
+      releases nothing and returns False. Writes to an id that nobody has locked are
+      allowed (workflows that never lock still work, without the lock's protection).
     * ``cleanup`` deletes a finished workflow's state; its lock is dropped too, except
       that a holder cleaning up keeps it until its own ``unlock`` (no other event for
       the id overlaps the one finishing).
@@ -121,8 +127,7 @@ class ConcurrentMachineMemory(Closeable):
             lock_ttl_ms,
             enable_cleanup,
         )
-        self._budget_s = self._config.wait_budget_s
-        self._lock_timeout_s = self._budget_s + _ANSWER_TIMEOUT_S
+        self._lock_timeout_s = self._config.wait_limit_s + _ANSWER_TIMEOUT_S
         self._owns_scheduler = scheduler is None
         self._scheduler = acquire_shared_scheduler() if scheduler is None else scheduler
         self._held = HeldLeases(self._scheduler.now)
@@ -132,7 +137,7 @@ class ConcurrentMachineMemory(Closeable):
         self._actor_threads: list[threading.Thread] = []
         try:
             self._ref = MemoryActor.start(
-                self._config, self._scheduler, self._actor_threads, self._held.gate
+                self._config, self._scheduler, self._actor_threads, self._held
             )
         except BaseException:
             if self._owns_scheduler:
@@ -207,12 +212,14 @@ class ConcurrentMachineMemory(Closeable):
     def lock(self, machine_id: str, owner: object = None) -> bool:
         """Take the lock of ``machine_id`` for ``owner`` (default: the calling thread).
 
-        Blocks until the lock is granted (the moment it frees) or the retry budget is
-        spent. Locking an id ``owner`` already holds renews its lease and returns True.
-        Thread-safe.
+        Blocks until the lock is granted (the moment it frees) or the request gives up:
+        once the lock has not changed hands for one whole wait budget (restarted at
+        every hand-off of the id), and after ``lock_ttl_ms`` in all at the latest (or
+        the budget, if longer); see :meth:`IMachineMemory.lock`. Locking an id
+        ``owner`` already holds renews its lease and returns True. Thread-safe.
 
         Returns:
-            True when ``owner`` holds the lock, False when the budget ran out.
+            True when ``owner`` holds the lock, False when it gave up.
 
         Raises:
             MachineIdError: ``machine_id`` is empty.
@@ -226,7 +233,7 @@ class ConcurrentMachineMemory(Closeable):
         """Queue a lock request for ``owner`` (default: the calling thread) without waiting.
 
         The request joins the id's FIFO queue before this returns, so requests made in
-        turn from one thread are served in that order, and its wait budget starts now;
+        turn from one thread are served in that order, and its wait starts now;
         ``PendingLock.wait()`` then blocks for the answer, exactly as :meth:`lock` does.
         ``owner`` holds the lock once ``wait()`` returned True. Does not block.
         Thread-safe.
@@ -379,13 +386,13 @@ class ConcurrentMachineMemory(Closeable):
     ) -> tuple[str, object, int, Reply[Grant | None], float]:
         """Send a lock request (never blocks); return what :meth:`_collect` needs."""
         ticket = next(self._tickets)
-        deadline = self._scheduler.now() + self._budget_s
+        asked_at = self._scheduler.now()
         # The caller's own bound, in real time, on waiting for an actor that is stuck.
         answer_by = time.monotonic() + self._lock_timeout_s
         reply: Reply[Grant | None] = Reply()
         with self._held.gate:
             self._held.asking(machine_id, holder, ticket)
-        self._tell(Acquire(machine_id, holder, ticket, deadline, reply))
+        self._tell(Acquire(machine_id, holder, ticket, asked_at, reply))
         return machine_id, holder, ticket, reply, answer_by
 
     def _collect(

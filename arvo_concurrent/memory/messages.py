@@ -43,16 +43,16 @@ class Grant(msgspec.Struct, frozen=True):
 
 
 class Acquire(msgspec.Struct, frozen=True):
-    """Lock ``machine_id`` for ``owner``; answer a Grant, or None once ``deadline`` passed.
+    """Lock ``machine_id`` for ``owner``; answer a Grant, or None once the request gives up.
 
-    ``deadline`` is on the scheduler clock and was set by the caller when it asked, so
-    the time the request spent in the actor's inbox counts against the wait budget.
+    ``asked_at`` is the scheduler time at which the caller asked, so the time the
+    request spent in the actor's inbox counts against its wait.
     """
 
     machine_id: str
     owner: Any
     ticket: int
-    deadline: float
+    asked_at: float
     reply: Reply[Grant | None]
 
 

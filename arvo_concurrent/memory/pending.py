@@ -38,13 +38,13 @@ class PendingLock:
         return self._reply.ready
 
     def wait(self) -> bool:
-        """Block until the lock is granted or the wait budget is spent.
+        """Block until the lock is granted or the request gives up.
 
-        Blocks at most the wait budget plus the memory's answer timeout, counted from
-        the request.
+        Blocks at most the longest wait (the lease TTL, or the wait budget if longer)
+        plus the memory's answer timeout, counted from the request.
 
         Returns:
-            True when ``owner`` now holds the lock, False when the budget was spent.
+            True when ``owner`` now holds the lock, False when the request gave up.
 
         Raises:
             ClosedError: the memory closed while the request waited.

@@ -1,9 +1,8 @@
 """A one-shot reply slot that a caller blocks on while the memory actor answers.
 
 A bare ``threading.Lock`` handed over in the message is the cheapest wake-up CPython
-has: measured here at about twice the round trips per second of a Pykka future or a
-Pykka ``ask`` (which wait on a ``Condition``), and the memory's hot path is
-dominated by these hand-offs.
+has: a Pykka future or a Pykka ``ask`` waits on a ``Condition``, which takes more
+work per hand-off, and the memory's hot path is dominated by these hand-offs.
 """
 
 from __future__ import annotations

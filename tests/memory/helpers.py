@@ -64,3 +64,25 @@ def manual_memory(
     finally:
         memory.close()
         clock.close()
+
+
+def lease_records(memory: ConcurrentMachineMemory) -> dict[str, int]:
+    """How many records of each kind the memory keeps about leases and lock requests.
+
+    Reads the facade's and the actor's internals once the actor is idle (after a
+    round trip), so the counts are exact: this is what grows if something leaks.
+    """
+    sync(memory)
+    actor = memory._ref._actor_weakref()
+    assert actor is not None
+    held = memory._held
+    return {
+        "facade_leases": sum(len(owners) for owners in held._held.values()),
+        "facade_ids": len(held._held),
+        "facade_requests": len(held._asked),
+        "leases": len(actor._leases._by_id),
+        "lapsed_fences": len(actor._lapsed._by_id),
+        "lapsed_timers": len(actor._lapsed._due),
+        "waiters": len(actor._waiters._by_ticket),
+        "waiting_ids": len(actor._waiters._by_id),
+    }

@@ -15,7 +15,16 @@ from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.memory import FencingError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
-from arvo_concurrent.memory.messages import Acquire, Grant, LeasesDue, Read, Release, Write
+from arvo_concurrent.memory.held import HeldLeases
+from arvo_concurrent.memory.messages import (
+    Acquire,
+    Cleanup,
+    Grant,
+    LeasesDue,
+    Read,
+    Release,
+    Write,
+)
 from arvo_concurrent.memory.reply import Reply
 
 TTL_S = 0.125
@@ -47,10 +56,10 @@ class Harness:
         self.clock = clock
         self._tickets = itertools.count(1)
 
-    def acquire(self, owner: str, deadline: float | None = None) -> Grant | None:
+    def acquire(self, owner: str, asked_at: float | None = None) -> Grant | None:
         reply: Reply[Grant | None] = Reply()
-        due = self.clock.now() + 10 if deadline is None else deadline
-        self.ref.tell(Acquire("wf", owner, next(self._tickets), due, reply))
+        asked = self.clock.now() if asked_at is None else asked_at
+        self.ref.tell(Acquire("wf", owner, next(self._tickets), asked, reply))
         return reply.wait(10)
 
     def write(self, owner: str, fence: int | None, data: dict[str, Any]) -> None:
@@ -62,6 +71,11 @@ class Harness:
         reply: Reply[bool] = Reply()
         self.ref.tell(Release("wf", owner, fence, reply))
         return reply.wait(10)
+
+    def cleanup(self, owner: str) -> None:
+        reply: Reply[None] = Reply()
+        self.ref.tell(Cleanup("wf", owner, reply))
+        reply.wait(10)
 
     def read(self) -> Any:
         reply: Reply[Any] = Reply()
@@ -79,7 +93,9 @@ def harness(gate: CountingGate) -> Iterator[Harness]:
     clock = ManualScheduler()
     threads: list[threading.Thread] = []
     config = MemoryConfig.validated(3, 100, 1.5, TTL_S * 1000, True)
-    ref = MemoryActor.start(config, clock, threads, gate)
+    held = HeldLeases(clock.now)
+    held.gate = gate  # type: ignore[assignment]
+    ref = MemoryActor.start(config, clock, threads, held)
     yield Harness(ref, clock)
     ref.stop(timeout=10)
     for thread in threads:
@@ -117,17 +133,26 @@ def test_a_lapsed_lease_may_still_write_while_no_later_lease_was_granted(
     assert harness.read() == {"by": "a"}
 
 
-def test_a_fence_is_forgotten_once_its_id_has_neither_state_nor_lease(
+def test_a_lapsed_fence_is_kept_after_cleanup_and_forgotten_a_ttl_after_the_last_grant(
     harness: Harness,
 ) -> None:
-    # Nothing stored can be lost then, and the fences do not grow with every id ever locked.
+    # The clock stays at 0: every lease expires at TTL_S, a lapsed fence is kept
+    # until TTL_S after its lease's expiry, or later leases' expiry, whichever is later.
     first = harness.acquire("a")
     assert first is not None
     _expire(harness, first)
     second = harness.acquire("b")
     assert second is not None
-    assert harness.release("b", second.fence)  # b wrote nothing
-    harness.write("a", first.fence, {"by": "a"})
+    harness.write("b", second.fence, {"by": "b"})
+    harness.cleanup("b")
+    assert harness.release("b", second.fence)
+    with pytest.raises(FencingError):
+        harness.write("a", first.fence, {"by": "a"})  # would resurrect the cleaned-up state
+    harness.ref.tell(LeasesDue(2 * TTL_S - 0.0625))
+    with pytest.raises(FencingError):
+        harness.write("a", first.fence, {"by": "a"})
+    harness.ref.tell(LeasesDue(2 * TTL_S))  # one TTL after a's lapse, b's lease long over
+    harness.write("a", first.fence, {"by": "a"})  # forgotten: a write as by anyone
     assert harness.read() == {"by": "a"}
 
 
@@ -135,7 +160,8 @@ def test_a_request_whose_deadline_passed_on_its_way_is_refused_without_parking(
     harness: Harness,
 ) -> None:
     assert harness.acquire("a") is not None
-    assert harness.acquire("b", deadline=harness.clock.now()) is None
+    budget_s = 0.475  # 100 + 150 + 225 ms
+    assert harness.acquire("b", asked_at=harness.clock.now() - budget_s) is None
     assert harness.clock.pending() == 1  # the lease timer only: no wait was armed
 
 

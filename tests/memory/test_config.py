@@ -68,3 +68,18 @@ def test_the_wait_budget_is_the_sum_of_the_backoff_delays(
 ) -> None:
     config = MemoryConfig.validated(retries, initial_ms, exponent, 1000, True)
     assert config.wait_budget_s == pytest.approx(budget_s)
+
+
+@pytest.mark.parametrize(
+    ("retries", "ttl_ms", "limit_s"),
+    [
+        (0, 120_000, 0.0),  # one try, no wait, whatever the TTL
+        (3, 120_000, 120.0),  # the TTL bounds a wait that the queue's progress prolongs
+        (3, 125, 0.475),  # a TTL shorter than the budget does not cut the budget short
+    ],
+)
+def test_the_longest_wait_is_the_ttl_or_the_budget_if_longer(
+    retries: int, ttl_ms: float, limit_s: float
+) -> None:
+    config = MemoryConfig.validated(retries, 100, 1.5, ttl_ms, True)
+    assert config.wait_limit_s == pytest.approx(limit_s)

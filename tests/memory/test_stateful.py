@@ -5,9 +5,11 @@ never waits); a ManualScheduler drives lease expiry. Times are binary fractions 
 that the model's clock and the scheduler's agree exactly.
 
 The model's fencing: an owner writes under the last lease it was granted on the id and
-has not unlocked (its "record"; a cleanup by someone else or a clear drops it too). Such
-a write is refused when a later lease was granted on the id since, whether or not that
-one is still held, unless the id has neither a state nor a lease any more. A write
+has not unlocked (its "record"; a clear drops it too). Such a write is refused when a
+later lease was granted on the id since, whether or not that one is still held. Once a
+lease ended without its holder's unlock (expired, or dropped by another owner's
+cleanup), the id's latest fence is kept ("lapsed") until one TTL after that, or after
+any later grant on the id, whichever is last; then the id's records go too. A write
 without a record is refused only while someone else holds the lock.
 """
 
@@ -46,23 +48,36 @@ class MemoryModel(RuleBasedStateMachine):
         self.fences = itertools.count(1)
         self.states: dict[str, dict[str, Any]] = {}
         self.leases: dict[str, Lease] = {}
-        self.latest: dict[str, int] = {}  # id -> fence of the latest lease granted on it
+        self.lapsed: dict[str, tuple[int, float]] = {}  # id -> (latest fence, kept until)
         self.records: dict[tuple[str, str], int] = {}  # (owner, id) -> fence
 
     def holder(self, machine_id: str) -> str | None:
         lease = self.leases.get(machine_id)
         return None if lease is None else lease.owner
 
-    def end_lease(self, machine_id: str) -> None:
-        del self.leases[machine_id]
-        if machine_id not in self.states:
-            self.latest.pop(machine_id, None)
+    def latest(self, machine_id: str) -> int | None:
+        lease = self.leases.get(machine_id)
+        if lease is not None:
+            return lease.fence
+        lapsed = self.lapsed.get(machine_id)
+        return None if lapsed is None else lapsed[0]
+
+    def keep(self, machine_id: str, fence: int, until: float, new: bool) -> None:
+        kept = self.lapsed.get(machine_id)
+        if kept is not None:
+            self.lapsed[machine_id] = (fence, max(kept[1], until))
+        elif new:
+            self.lapsed[machine_id] = (fence, until)
+
+    def lapse(self, machine_id: str, at: float) -> None:
+        lease = self.leases.pop(machine_id)
+        self.keep(machine_id, lease.fence, at + TTL_S, new=True)
 
     def write_allowed(self, owner: str, machine_id: str) -> bool:
         record = self.records.get((owner, machine_id))
         if record is None:
             return self.holder(machine_id) in (None, owner)
-        return self.latest.get(machine_id, record) == record
+        return self.latest(machine_id) in (None, record)
 
     @rule(owner=OWNERS, machine_id=IDS)
     def lock(self, owner: str, machine_id: str) -> None:
@@ -72,12 +87,10 @@ class MemoryModel(RuleBasedStateMachine):
         if not expected:
             return
         expires_at = self.clock.now() + TTL_S
-        if holder == owner:
-            fence = self.leases[machine_id].fence  # a renewal keeps the fence
-        else:
-            fence = next(self.fences)
-            self.latest[machine_id] = fence
+        # A renewal keeps the fence.
+        fence = self.leases[machine_id].fence if holder == owner else next(self.fences)
         self.leases[machine_id] = Lease(owner, fence, expires_at)
+        self.keep(machine_id, fence, expires_at, new=False)
         self.records[(owner, machine_id)] = fence
 
     @rule(owner=OWNERS, machine_id=IDS)
@@ -86,7 +99,7 @@ class MemoryModel(RuleBasedStateMachine):
         assert self.memory.unlock(machine_id, owner=owner) is (holder in (None, owner))
         self.records.pop((owner, machine_id), None)
         if holder == owner:
-            self.end_lease(machine_id)
+            del self.leases[machine_id]
 
     @rule(owner=OWNERS, machine_id=IDS, value=st.integers(0, 1000))
     def write(self, owner: str, machine_id: str, value: int) -> None:
@@ -106,28 +119,29 @@ class MemoryModel(RuleBasedStateMachine):
     def cleanup(self, owner: str, machine_id: str) -> None:
         self.memory.cleanup(machine_id, owner=owner)
         self.states.pop(machine_id, None)
-        for key in [k for k in self.records if k[1] == machine_id and k[0] != owner]:
-            del self.records[key]
         holder = self.holder(machine_id)
-        if holder is None:
-            self.latest.pop(machine_id, None)
-        elif holder != owner:
-            self.end_lease(machine_id)
+        if holder is not None and holder != owner:
+            self.lapse(machine_id, self.clock.now())
 
     @rule()
     def clear(self) -> None:
         self.memory.clear()
         self.states.clear()
         self.leases.clear()
-        self.latest.clear()
+        self.lapsed.clear()
         self.records.clear()
 
     @rule(seconds=st.sampled_from([0.125, 0.25, 0.5]))
     def let_time_pass(self, seconds: float) -> None:
         advance(self.memory, self.clock, seconds)
         now = self.clock.now()
-        for machine_id in [i for i, lease in self.leases.items() if lease.expires_at <= now]:
-            self.end_lease(machine_id)
+        for machine_id, lease in list(self.leases.items()):
+            if lease.expires_at <= now:
+                self.lapse(machine_id, lease.expires_at)
+        for machine_id in [i for i, (_, until) in self.lapsed.items() if until <= now]:
+            del self.lapsed[machine_id]
+            for key in [k for k in self.records if k[1] == machine_id]:
+                del self.records[key]
 
     @precondition(lambda self: bool(self.leases))
     @rule(data=st.data(), owner=OWNERS)
@@ -145,12 +159,16 @@ class MemoryModel(RuleBasedStateMachine):
         holder = self.leases[machine_id].owner
         self.cleanup(data.draw(OWNERS.filter(lambda owner: owner != holder)), machine_id)
         self.read(holder, machine_id)
-        self.lock(data.draw(OWNERS), machine_id)
+        # Someone takes the id over and finishes; then the dropped holder writes late.
+        successor = data.draw(OWNERS)
+        self.lock(successor, machine_id)
+        self.unlock(successor, machine_id)
+        self.write(holder, machine_id, data.draw(st.integers(0, 1000)))
         self.unlock(holder, machine_id)
 
     def stale_records(self) -> list[tuple[str, str]]:
         return sorted(
-            key for key, fence in self.records.items() if self.latest.get(key[1], fence) != fence
+            key for key, fence in self.records.items() if self.latest(key[1]) not in (None, fence)
         )
 
     @precondition(lambda self: bool(self.stale_records()))

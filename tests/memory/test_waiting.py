@@ -206,9 +206,10 @@ def test_a_lock_the_actor_never_answers_raises_and_withdraws_its_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The manual clock never moves, so the actor never refuses the request: only the
-    # caller's own (real-time) answer timeout can end the wait.
+    # caller's own (real-time) answer timeout, beyond the longest wait, can end it.
     monkeypatch.setattr(machine_memory, "_ANSWER_TIMEOUT_S", 0.05)
-    with manual_memory(lock_max_retries=1, lock_initial_delay_ms=1) as (memory, _clock):
+    settings = {"lock_max_retries": 1, "lock_initial_delay_ms": 1, "lock_ttl_ms": 1}
+    with manual_memory(**settings) as (memory, _clock):
         assert memory.lock("wf", owner="holder")
         with pytest.raises(MemoryTimeoutError) as caught:
             memory.lock("wf", owner="impatient")
