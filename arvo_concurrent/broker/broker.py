@@ -89,7 +89,7 @@ from arvo_concurrent.broker.errors import (
     SubscriptionError,
     WaitInHandlerError,
 )
-from arvo_concurrent.broker.reporting import DefaultReporter, deliver_in_background
+from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
 from arvo_concurrent.errors import ClosedError
@@ -196,6 +196,7 @@ class ConcurrentEventBroker(Closeable):
         self._closing = ClosingSignal()
         self._closed = False
         self._close_done = threading.Event()
+        self._close_reporter: threading.Thread | None = None
         self._lock = threading.Lock()
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
@@ -449,8 +450,8 @@ class ConcurrentEventBroker(Closeable):
         done at once (a ``resolve`` waiting for them ends); their ``on_error`` calls run
         on a thread of their own, waited for within the same deadline. A second
         ``close()`` while the first runs waits for the first to end (within its own
-        ``timeout``). Callable from a handler: it then does not wait for that handler's
-        own worker, nor for a ``close()`` running in another thread.
+        ``timeout``). Callable from a handler or from ``on_error``: it then does not wait
+        for that handler's own worker, nor for a ``close()`` already running.
         """
         check_timeout(timeout)
         deadline = deadline_after(timeout)
@@ -459,7 +460,10 @@ class ConcurrentEventBroker(Closeable):
             self._closed = True
             pools = list(self._pools)
         if not first:
-            if self._calling_pool() is None:
+            # A handler, or an on_error on the close's reporting thread, would be waiting
+            # for a close that waits for it.
+            inside = threading.current_thread() is self._close_reporter
+            if not inside and self._calling_pool() is None:
                 self._close_done.wait(remaining(deadline))
             return
         try:
@@ -474,7 +478,9 @@ class ConcurrentEventBroker(Closeable):
         reports: list[ErrorRecord] = []
         for pool in pools:
             reports += self._drop_waiting(pool, "closed")  # none for pools retired already
-        reporter = deliver_in_background(reports, self._deliver)
+        reporter = self._close_reporter = delivery_thread(reports, self._deliver)
+        if reporter is not None:
+            reporter.start()
         for pool in pools:
             pool.join(deadline)
         await_stopped([router_stop], deadline)

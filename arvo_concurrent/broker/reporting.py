@@ -24,7 +24,7 @@ from typing import Any
 
 from arvo_concurrent.broker.errors import ErrorRecord
 
-__all__ = ["LOGGER_NAME", "DefaultReporter", "deliver_in_background"]
+__all__ = ["LOGGER_NAME", "DefaultReporter", "delivery_thread"]
 
 LOGGER_NAME = "arvo_concurrent.broker"
 logger = logging.getLogger(LOGGER_NAME)
@@ -87,13 +87,14 @@ class DefaultReporter:
             logger.debug("Could not write to stderr", exc_info=True)
 
 
-def deliver_in_background(
+def delivery_thread(
     reports: Sequence[ErrorRecord], deliver: Callable[[Exception, Any], None]
 ) -> threading.Thread | None:
-    """Call ``deliver(error, event)`` for each report, in order, on a new daemon thread.
+    """A daemon thread, not started, that calls ``deliver(error, event)`` for each report.
 
-    ``close()`` uses it so that a slow ``on_error`` cannot hold it past its deadline.
-    ``deliver`` must not raise. Returns the started thread (None when nothing to do).
+    ``close()`` uses it so that a slow ``on_error`` cannot hold it past its deadline; it
+    keeps the thread before starting it, to know it when ``on_error`` calls back.
+    ``deliver`` must not raise. None when there is nothing to deliver.
     """
     if not reports:
         return None
@@ -103,6 +104,4 @@ def deliver_in_background(
         for error, event in items:
             deliver(error, event)
 
-    thread = threading.Thread(target=run, name="arvo-broker-close-reports", daemon=True)
-    thread.start()
-    return thread
+    return threading.Thread(target=run, name="arvo-broker-close-reports", daemon=True)

@@ -155,3 +155,29 @@ def test_a_base_exception_in_on_domained_events_keeps_the_other_outputs() -> Non
     assert isinstance(error, HandlerAbortedError)
     assert isinstance(error.error, Abort)
     assert event.data == {"n": 1}
+
+
+def test_an_on_error_that_closes_the_closing_broker_does_not_hang_it() -> None:
+    entered, gate = threading.Event(), threading.Event()
+    nested: list[str] = []
+    broker: ConcurrentEventBroker
+
+    def on_error(error: Exception, event: Any) -> None:
+        gate.set()  # the running event may end now
+        broker.close(timeout=None)  # on the close's reporting thread: must not wait for itself
+        nested.append(type(error).__name__)
+
+    def handler(event: Any, publish: Any) -> None:
+        entered.set()
+        assert gate.wait(WAIT_S)
+
+    broker = ConcurrentEventBroker(on_error=on_error)
+    broker.subscribe(handler, topic="t")
+    broker.publish(Ev(to="t", id=0))
+    broker.publish(Ev(to="t", id=1))  # waits: dropped by the close
+    assert entered.wait(WAIT_S)
+    closer = threading.Thread(target=broker.close, kwargs={"timeout": None}, daemon=True)
+    closer.start()
+    closer.join(2 * WAIT_S)
+    assert not closer.is_alive(), "close() and the on_error it runs waited for each other"
+    assert nested == ["EventDroppedError"]
