@@ -1,6 +1,10 @@
 """``python -m benchmarks``: run the workload suite, or tune a handler's prefetch.
 
 Run ``python -m benchmarks --help`` and ``python -m benchmarks tune --help``.
+``python -m benchmarks --publish`` is the one command that regenerates the published
+figures: a full run with 3 repetitions, then ``benchmarks/results/latest.json``, the
+plots, ``benchmarks/RESULTS.md`` (with ``benchmarks/NOTES.md`` at its end) and the
+generated headline block of ``README.md``.
 """
 
 from __future__ import annotations
@@ -17,10 +21,28 @@ from benchmarks import report, tune
 from benchmarks.core import Workload
 from benchmarks.plot import plot_results
 from benchmarks.progress import ProgressBar
-from benchmarks.runner import Result, params_label, parse_prefetch, plan, run_plan, select
+from benchmarks.runner import (
+    Result,
+    params_label,
+    parse_prefetch,
+    plan,
+    run_plan,
+    select,
+    steps_count,
+)
 from benchmarks.workloads import discover
 
 Catalogue = Callable[[], list[Workload]]
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISH = {
+    "json": ROOT / "benchmarks" / "results" / "latest.json",
+    "plot": ROOT / "benchmarks" / "results" / "plots",
+    "markdown": ROOT / "benchmarks" / "RESULTS.md",
+    "notes": ROOT / "benchmarks" / "NOTES.md",
+    "readme": ROOT / "README.md",
+}
+"""What ``--publish`` writes (and reads: the notes), unless given otherwise."""
 
 
 def main(argv: Sequence[str] | None = None, *, catalogue: Catalogue = discover) -> int:
@@ -77,13 +99,52 @@ def run_parser() -> argparse.ArgumentParser:
     add("--json", type=_output_file, metavar="FILE", help="write one JSON object per result")
     add("--plot", type=Path, metavar="DIR", help="write PNG charts against prefetch to DIR")
     add("--markdown", type=_output_file, metavar="FILE", help="write a results page (markdown)")
+    add("--notes", type=Path, metavar="FILE", help="markdown appended to the --markdown page")
+    add("--readme", type=Path, metavar="FILE", help="replace the headline block of FILE")
+    add(
+        "--no-memory",
+        action="store_true",
+        help="skip the peak-RSS runs (one fresh process per workload and parameter set)",
+    )
+    add(
+        "--publish",
+        action="store_true",
+        help="the full published run: every workload, --repeat 3, and every output at its "
+        "place (results/latest.json, results/plots, RESULTS.md with NOTES.md, README.md)",
+    )
     return parser
+
+
+def _publish_defaults(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """``--publish``: refuse partial runs, fill in every output path."""
+    partial = [
+        flag
+        for flag, changed in (
+            ("--workload", options.workload is not None),
+            ("--scale", options.scale != 1.0),
+            ("--prefetch", options.prefetch is not None),
+            ("--no-memory", options.no_memory),
+            ("--list", options.list),
+        )
+        if changed
+    ]
+    if partial:
+        parser.error(f"argument --publish: publishes full runs only, not with {', '.join(partial)}")
+    for name, path in PUBLISH.items():
+        if getattr(options, name) is None:
+            setattr(options, name, path)
 
 
 def run_main(args: list[str], catalogue: Catalogue) -> int:
     """Runs the selected workloads and writes the reports asked for."""
     parser = run_parser()
     options = parser.parse_args(args)
+    if options.publish:
+        _publish_defaults(parser, options)
+    if options.readme and not options.readme.is_file():
+        parser.error(f"argument --readme: no file {str(options.readme)!r}")
+    if options.notes and not options.notes.is_file():
+        parser.error(f"argument --notes: no file {str(options.notes)!r}")
     if options.plot and importlib.util.find_spec("matplotlib") is None:
         parser.error("argument --plot: needs matplotlib (pip install 'arvo-concurrent[bench]')")
     try:
@@ -96,8 +157,9 @@ def run_main(args: list[str], catalogue: Catalogue) -> int:
         return 0
     # Taken before the run: the commit and time the figures belong to.
     machine = report.machine_info()
-    with ProgressBar(len(steps) * options.repeat) as bar:
-        results = run_plan(steps, options.scale, options.repeat, bar)
+    footprints = not options.no_memory
+    with ProgressBar(steps_count(steps, options.repeat, footprints)) as bar:
+        results = run_plan(steps, options.scale, options.repeat, bar, footprints=footprints)
     for failed in (r for r in results if r.error):
         print(f"{failed.workload.id} {params_label(failed.params)} failed:", file=sys.stderr)
         print(failed.trace, file=sys.stderr)
@@ -124,9 +186,14 @@ def _write_reports(
     if options.json:
         report.write_json(options.json, report.records(results, machine, command))
     if options.markdown:
-        page = report.markdown_page(results, machine, command, plots, options.markdown)
+        notes = options.notes.read_text(encoding="utf-8") if options.notes else ""
+        page = report.markdown_page(results, machine, command, plots, options.markdown, notes=notes)
         options.markdown.parent.mkdir(parents=True, exist_ok=True)
         options.markdown.write_text(page, encoding="utf-8")
+    if options.readme:
+        block = report.headlines_block(results, machine, command)
+        text = options.readme.read_text(encoding="utf-8")
+        options.readme.write_text(report.replace_headlines(text, block), encoding="utf-8")
 
 
 def tune_parser() -> argparse.ArgumentParser:

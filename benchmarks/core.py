@@ -51,6 +51,12 @@ class Workload:
             WORKLOADS.md and smaller values shrink the event counts (the smoke test uses
             a tiny scale). Returns the figures of that repetition.
         headline: the figure a summary table shows first.
+        footprint: ``footprint(params, scale)`` runs the library's side of one
+            repetition once, no baseline; the runner calls it in a fresh process of its
+            own to measure the workload's peak RSS (:mod:`benchmarks.footprint`). A
+            module-level function, so that the child process can import it.
+        highlights: figures the README headlines show after the headline (default:
+            the workload's own ratios).
     """
 
     id: str
@@ -59,6 +65,8 @@ class Workload:
     run: Callable[[Params, float], Figures]
     headline: str
     tags: frozenset[str] = field(default_factory=frozenset)
+    footprint: Callable[[Params, float], object] | None = None
+    highlights: Sequence[str] = ()
 
 
 def scaled(n: int, scale: float, minimum: int = 1) -> int:
@@ -74,7 +82,7 @@ def median(values: Sequence[float]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -18,6 +18,13 @@ from benchmarks.core import is_efficiency, is_ratio
 from benchmarks.runner import Result, params_label
 
 _PACKAGES = ("arvo-concurrent", "pykka", "msgspec", "tenacity")
+_NOT_CODE = (
+    ":(top)",
+    ":(top,exclude)README.md",
+    ":(top,exclude)benchmarks/RESULTS.md",
+    ":(top,exclude)benchmarks/NOTES.md",
+    ":(top,exclude)benchmarks/results",
+)
 
 
 def machine_info() -> dict[str, Any]:
@@ -28,7 +35,11 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "versions": {name: _version(name) for name in _PACKAGES},
-        "commit": _commit(),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted changes to tracked files: the figures are not those of the commit.
+        # The published outputs themselves do not count, so that a second run is not
+        # marked dirty by the first one's results.
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *_NOT_CODE)),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -51,10 +62,10 @@ def _checkout_version() -> str | None:
     return version if isinstance(version, str) else None
 
 
-def _commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", *args],
             capture_output=True,
             text=True,
             timeout=5,
@@ -77,7 +88,9 @@ def records(
             "params": r.params,
             "headline": r.workload.headline,
             "figures": _finite(r.figures),
+            "spread": {name: _finite_pair(pair) for name, pair in r.spread.items()},
             "runs": [_finite(run) for run in r.runs],
+            "memory": _finite(r.memory),
             "repeat": r.repeat,
             "scale": r.scale,
             "error": r.error,
@@ -90,6 +103,10 @@ def records(
 
 def _finite(figures: dict[str, float]) -> dict[str, float | None]:
     return {name: v if math.isfinite(v) else None for name, v in figures.items()}
+
+
+def _finite_pair(pair: tuple[float, float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in pair]
 
 
 def write_json(path: Path, objects: list[dict[str, Any]]) -> None:
@@ -108,6 +125,16 @@ def format_value(name: str, value: float | None) -> str:
     if is_ratio(name):
         return f"{value:.2f}x"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def format_cell(result: Result, name: str) -> str:
+    """The median of figure ``name`` and, when the repetitions differ, their (min–max)."""
+    value = result.figures.get(name)
+    shown = format_value(name, value)
+    low, high = result.spread.get(name, (value, value))
+    if value is None or low == high:
+        return shown
+    return f"{shown} ({format_value(name, low)}–{format_value(name, high)})"
 
 
 def figure_order(results: Sequence[Result]) -> list[str]:
@@ -130,9 +157,11 @@ def by_workload(results: Sequence[Result]) -> list[list[Result]]:
 def workload_rows(group: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
     """A workload's table: one column per parameter set, one row per figure."""
     header = ["figure", *(params_label(r.params) for r in group)]
-    rows = [
-        [name, *(format_value(name, r.figures.get(name)) for r in group)]
-        for name in figure_order(group)
+    rows = [[name, *(format_cell(r, name) for r in group)] for name in figure_order(group)]
+    memory = list(dict.fromkeys(name for r in group for name in r.memory))
+    rows += [
+        [f"{name} (own process)", *(format_value(name, r.memory.get(name)) for r in group)]
+        for name in memory
     ]
     errors = [r.error or "" for r in group]
     if any(errors):
@@ -146,12 +175,66 @@ def summary_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]
     rows = []
     for r in results:
         figures, headline = r.figures, r.workload.headline
-        shown = f"{headline} {format_value(headline, figures.get(headline))}"
-        ratios = ", ".join(
-            f"{n} {format_value(n, v)}" for n, v in figures.items() if _own_ratio(n, headline)
-        )
+        shown = f"{headline} {format_cell(r, headline)}"
+        ratios = ", ".join(f"{n} {format_cell(r, n)}" for n in figures if _own_ratio(n, headline))
         rows.append([r.workload.id, params_label(r.params), shown, r.error or ratios or "-"])
     return header, rows
+
+
+def headline_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
+    """The README's table: per workload and parameter set, its headline and highlights.
+
+    Highlights are the workload's ``highlights`` (default: its own ratios), each with
+    its spread, and its peak RSS when it was measured.
+    """
+    header = ["workload", "params", "headline (median, min–max)", "also"]
+    rows = []
+    for r in results:
+        headline = r.workload.headline
+        names = list(r.workload.highlights) or [n for n in r.figures if _own_ratio(n, headline)]
+        also = [f"{n} {format_cell(r, n)}" for n in names if n in r.figures]
+        if "peak_rss_mb" in r.memory:
+            also.append(f"peak RSS {r.memory['peak_rss_mb']:.0f} MiB")
+        name = f"{r.workload.id} {r.workload.name}"
+        rows.append(
+            [name, params_label(r.params), f"{headline} {format_cell(r, headline)}",
+             r.error or "; ".join(also) or "-"]
+        )  # fmt: skip
+    return header, rows
+
+
+README_START = "<!-- benchmarks:headlines:start -->"
+README_END = "<!-- benchmarks:headlines:end -->"
+
+
+def headlines_block(results: Sequence[Result], machine: dict[str, Any], command: str) -> str:
+    """The README's generated block: where the figures come from, then the table."""
+    repeat = results[0].repeat if results else 0
+    source = (
+        f"Generated by `{command}` ({_provenance(machine)}); medians of {repeat} "
+        "repetition(s), the spread (min–max) in brackets. Details and the machine: "
+        "[benchmarks/RESULTS.md](benchmarks/RESULTS.md)."
+    )
+    table = markdown_table(*headline_rows(results), numeric=False)
+    return f"{README_START}\n{source}\n\n{table}\n{README_END}"
+
+
+def replace_headlines(readme: str, block: str) -> str:
+    """``readme`` with its generated block (between the two markers) replaced by ``block``.
+
+    Raises:
+        ValueError: the markers are missing or out of order.
+    """
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {README_START} ... {README_END} block to replace")
+    return readme[:start] + block + readme[end + len(README_END) :]
+
+
+def _provenance(machine: dict[str, Any]) -> str:
+    commit = machine.get("commit") or "unknown commit"
+    dirty = " plus uncommitted changes" if machine.get("dirty") else ""
+    return f"commit {commit}{dirty}, {machine['timestamp']}, {machine['cpu_count']} CPUs"
 
 
 def _own_ratio(name: str, headline: str) -> bool:
@@ -198,10 +281,13 @@ def markdown_page(
     command: str,
     plots: dict[str, list[Path]],
     page: Path,
+    *,
+    notes: str = "",
 ) -> str:
-    """A results page: the command, the machine, every table, and links to ``plots``.
+    """A results page: the command, the machine, every table, links to ``plots``, ``notes``.
 
     ``plots`` maps a workload id to its PNG files; links are relative to ``page``.
+    ``notes`` (markdown) ends the page.
     """
     repeat = results[0].repeat if results else 0
     scale = results[0].scale if results else 0
@@ -209,9 +295,11 @@ def markdown_page(
         "# Benchmark results",
         f"Produced by:\n\n```\n{command}\n```",
         f"Machine: {_machine_line(machine)}",
-        f"Each figure is the median of {repeat} repetition(s) at scale {scale}. Figure names "
-        "follow the conventions of `benchmarks/core.py` (`ratio_to_*` and `efficiency`: "
-        "higher is better).",
+        f"Each figure is the median of {repeat} repetition(s) at scale {scale}, with the "
+        "spread of the repetitions (min–max) in brackets when they differ. Figures marked "
+        "*own process* were measured once, in a fresh process that ran only the library's "
+        "side of the workload (peak RSS). Figure names follow the conventions of "
+        "`benchmarks/core.py` (`ratio_to_*` and `efficiency`: higher is better).",
         "## Summary",
         markdown_table(*summary_rows(results), numeric=False),
     ]
@@ -219,12 +307,15 @@ def markdown_page(
         workload = group[0].workload
         parts += [f"## {workload.id}: {workload.name}", markdown_table(*workload_rows(group))]
         parts += [f"![{png.stem}]({_relative(png, page)})" for png in plots.get(workload.id, [])]
+    if notes.strip():
+        parts.append(notes.strip())
     return "\n\n".join(parts) + "\n"
 
 
 def _machine_line(machine: dict[str, Any]) -> str:
     versions = ", ".join(f"{name} {v}" for name, v in machine["versions"].items())
     commit = f", commit {machine['commit']}" if machine.get("commit") else ""
+    commit += " plus uncommitted changes" if machine.get("dirty") else ""
     return (
         f"{machine['platform']}, {machine['cpu_count']} CPUs, "
         f"{machine['python_implementation']} {machine['python']}; {versions}; "

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from benchmarks import footprint
 from benchmarks.core import Figures, Params, Workload, median
 
 
@@ -24,8 +25,10 @@ class Progress(Protocol):
 class Result:
     """Every repetition of one workload at one parameter set.
 
-    ``error`` is set when a repetition raised: ``runs`` then holds the repetitions
-    that finished before it, and ``trace`` the traceback, for the console only.
+    ``error`` is set when a repetition (or the footprint run) raised: ``runs`` then
+    holds the repetitions that finished before it, and ``trace`` the traceback, for
+    the console only. ``memory`` holds the RSS figures of the workload's footprint,
+    measured once in a process of its own (:mod:`benchmarks.footprint`), if it was.
     """
 
     workload: Workload
@@ -35,12 +38,21 @@ class Result:
     scale: float
     error: str | None = None
     trace: str | None = field(default=None, repr=False)
+    memory: Figures = field(default_factory=dict)
 
     @property
     def figures(self) -> Figures:
         """The median of each figure over the repetitions that report it."""
+        return {name: median(values) for name, values in self._values().items()}
+
+    @property
+    def spread(self) -> dict[str, tuple[float, float]]:
+        """The (min, max) of each figure over the repetitions that report it."""
+        return {name: (min(values), max(values)) for name, values in self._values().items()}
+
+    def _values(self) -> dict[str, list[float]]:
         names = dict.fromkeys(name for run in self.runs for name in run)
-        return {name: median([run[name] for run in self.runs if name in run]) for name in names}
+        return {name: [run[name] for run in self.runs if name in run] for name in names}
 
 
 def parse_prefetch(text: str) -> list[int]:
@@ -114,39 +126,76 @@ def plan(
     return [(w, params) for w in workloads for params in expand_sweep(w.sweep, prefetches)]
 
 
+def steps_count(
+    steps: Sequence[tuple[Workload, dict[str, Any]]], repeat: int, footprints: bool
+) -> int:
+    """How many progress steps :func:`run_plan` reports: repetitions and footprint runs."""
+    extra = sum(1 for w, _ in steps if footprints and w.footprint is not None)
+    return len(steps) * repeat + extra
+
+
 def run_plan(
     steps: Sequence[tuple[Workload, dict[str, Any]]],
     scale: float,
     repeat: int,
     progress: Progress,
+    *,
+    footprints: bool = False,
 ) -> list[Result]:
-    """Runs each step ``repeat`` times; a step that raises is recorded, the rest still run."""
-    return [run_params(w, params, scale, repeat, progress) for w, params in steps]
+    """Runs each step ``repeat`` times; a step that raises is recorded, the rest still run.
+
+    With ``footprints``, each step's footprint (if its workload has one) then runs once
+    in a process of its own, for its peak RSS.
+    """
+    return [
+        run_params(w, params, scale, repeat, progress, footprints=footprints) for w, params in steps
+    ]
 
 
 def run_params(
-    workload: Workload, params: dict[str, Any], scale: float, repeat: int, progress: Progress
+    workload: Workload,
+    params: dict[str, Any],
+    scale: float,
+    repeat: int,
+    progress: Progress,
+    *,
+    footprints: bool = False,
 ) -> Result:
-    """``repeat`` repetitions of ``workload`` at ``params``."""
+    """``repeat`` repetitions of ``workload`` at ``params``, then its footprint if asked."""
     runs: list[Figures] = []
+    label = f"{workload.id} {params_label(params)}"
     for rep in range(1, repeat + 1):
-        progress.begin(f"{workload.id} {params_label(params)} rep {rep}/{repeat}")
+        progress.begin(f"{label} rep {rep}/{repeat}")
         try:
             runs.append(_checked(workload, workload.run(params, scale)))
         except Exception as exc:
             # A broken workload must not cost the other workloads of a long run.
-            return Result(
-                workload,
-                params,
-                runs,
-                repeat,
-                scale,
-                error=f"{type(exc).__name__}: {exc}",
-                trace=traceback.format_exc(),
-            )
+            return _failed(workload, params, runs, exc, repeat=repeat, scale=scale)
         finally:
             progress.advance()
-    return Result(workload, params, runs, repeat, scale)
+    if not footprints or workload.footprint is None:
+        return Result(workload, params, runs, repeat, scale)
+    progress.begin(f"{label} memory")
+    try:
+        memory = footprint.measure(workload.footprint, params, scale)
+    except Exception as exc:
+        return _failed(workload, params, runs, exc, repeat=repeat, scale=scale)
+    finally:
+        progress.advance()
+    return Result(workload, params, runs, repeat, scale, memory=memory)
+
+
+def _failed(
+    workload: Workload,
+    params: dict[str, Any],
+    runs: list[Figures],
+    exc: Exception,
+    *,
+    repeat: int,
+    scale: float,
+) -> Result:
+    error = f"{type(exc).__name__}: {exc}"
+    return Result(workload, params, runs, repeat, scale, error, traceback.format_exc())
 
 
 def params_label(params: Params) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import math
 import threading
 import time
@@ -150,6 +151,11 @@ def load_factory(spec: str) -> Callable[[], object]:
     factory: object = getattr(module, attr, None)
     if factory is None:
         raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
+    if isinstance(factory, EventHandler):
+        raise ValueError(
+            f"{spec!r} is an event handler itself; --handler names the function that "
+            f"creates it ({_EXPECTED})"
+        )
     if not callable(factory):
         raise ValueError(f"{spec!r} is a {type(factory).__name__}, not a callable factory")
     return factory
@@ -177,16 +183,39 @@ def make_handler(factory: Callable[[], object], spec: str) -> EventHandler:
     """Calls ``factory`` and checks that it returned a handler.
 
     Raises:
-        ValueError: when the result has no string ``source`` or no ``execute`` method.
+        ValueError: when ``factory`` needs arguments (it is likely the handler function
+            itself, not its factory), or its result has no string ``source`` or no
+            ``execute`` method.
     """
+    _check_takes_no_arguments(factory, spec)
     handler = factory()
     source = getattr(handler, "source", None)
     if not isinstance(source, str) or not source or not isinstance(handler, EventHandler):
         raise ValueError(
             f"{spec!r} returned {type(handler).__name__}, not an event handler "
-            "(it needs a non-empty str 'source' and an 'execute(event)' method)"
+            f"(one with a non-empty str 'source' and an 'execute(event)' method; {_EXPECTED})"
         )
     return handler
+
+
+_EXPECTED = (
+    "expected module:factory, a function that takes no arguments and returns a handler, "
+    "e.g. def create_handler(): return create_arvo_event_handler(contract=..., handler=...)"
+)
+
+
+def _check_takes_no_arguments(factory: Callable[[], object], spec: str) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # no signature to check (some builtins): calling it will tell
+    try:
+        signature.bind()
+    except TypeError:
+        raise ValueError(
+            f"{spec!r} takes arguments {signature}, so it is not a handler factory: it "
+            f"looks like the handler function itself ({_EXPECTED})"
+        ) from None
 
 
 def load_events(path: Path, source: str) -> list[Any]:

@@ -91,9 +91,14 @@ class WorkTracker:
             raise ValueError(f"capture_topic must be a non-empty string, got {capture_topic!r}")
         self.capture_topic = capture_topic
         self._capture = on_capture
-        self._count = 0
-        # Counting takes the bare lock (a C-level context manager); only idle waits and
-        # wake-ups go through the Condition built on it.
+        # One entry per piece of work in flight. Counting is a list append or pop, atomic
+        # on its own (Python FAQ, "What kinds of global value mutation are thread-safe?"),
+        # and takes no lock: every worker of a broker counts every hop in its root
+        # tracker, and a lock shared that widely forms a convoy under the GIL: a blocked
+        # waiter is granted the lock while it still waits for the GIL, so the next
+        # acquirer blocks too, and so on (benchmarks/NOTES.md). Only idle waits and
+        # wake-ups take the lock, through the Condition built on it.
+        self._count: list[None] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._idle_callbacks: list[Callable[[], object]] = []
@@ -104,14 +109,16 @@ class WorkTracker:
     @property
     def pending(self) -> int:
         """The work in flight right now."""
-        return self._count
+        return len(self._count)
 
     def add(self, n: int = 1) -> None:
         """Count ``n`` more pieces of work. Never blocks."""
         if n < 1:
             raise ValueError(f"add(n) needs n >= 1, got n={n!r}")
-        with self._lock:
-            self._count += n
+        if n == 1:
+            self._count.append(None)
+        else:
+            self._count.extend([None] * n)
 
     def done(self, n: int = 1) -> None:
         """Release ``n`` pieces of work; reaching zero wakes waiters and idle callbacks.
@@ -119,11 +126,17 @@ class WorkTracker:
         Raises:
             ValueError: ``n`` is below 1 or more than :attr:`pending`.
         """
+        count = self._count
+        if n < 1 or n > len(count):
+            raise ValueError(f"done(n) needs 1 <= n <= pending ({len(count)}), got n={n!r}")
+        for _ in range(n):
+            count.pop()
+        if count:
+            return
+        # Whoever empties the list wakes the waiters, unless new work arrived meanwhile:
+        # then the thread that releases that work last does it.
         with self._lock:
-            if n < 1 or n > self._count:
-                raise ValueError(f"done(n) needs 1 <= n <= pending ({self._count}), got n={n!r}")
-            self._count -= n
-            if self._count:
+            if count:
                 return
             self._cond.notify_all()
             callbacks, self._idle_callbacks = self._idle_callbacks, []
@@ -136,7 +149,7 @@ class WorkTracker:
             True if idle, False on timeout.
         """
         with self._cond:
-            return self._cond.wait_for(lambda: self._count == 0, timeout)
+            return self._cond.wait_for(lambda: not self._count, timeout)
 
     def when_idle(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once, the next time nothing is in flight.
@@ -176,7 +189,7 @@ class WorkTracker:
         self._capture(event)
 
     def __repr__(self) -> str:
-        return f"WorkTracker(pending={self._count}, capture_topic={self.capture_topic!r})"
+        return f"WorkTracker(pending={self.pending}, capture_topic={self.capture_topic!r})"
 
 
 def _run_all(callbacks: list[Callable[[], object]]) -> None:

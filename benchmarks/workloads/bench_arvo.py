@@ -7,6 +7,9 @@ WORKLOADS.md's names map to Arvo types (three dot-separated segments at least):
 * ``bench.a -> bench.b`` is ``com.bench.a -> com.bench.b``: a two-hop chain of trivial
   handlers; ``a`` forwards the request to ``b``, which replies to the initiator;
   :func:`chain_handlers`.
+* W1's ``bench.a -> bench.b -> bench.c`` is ``com.bench.hop.a -> .b -> .c``: three
+  trivial handlers, each forwarding a new event to the next; ``c`` emits nothing;
+  :func:`hop_handlers`.
 * ``bench.fanout`` is the resumable ``arvo.orc.bench.fanout``: it calls the service K
   times at once and counts the replies (fan-out / fan-in); :func:`fanout_resumable`.
 * ``arvo.orc.bench.sequence``: a resumable that calls the service N times, one call
@@ -75,6 +78,19 @@ chain_b_contract = create_arvo_contract(
 )
 CHAIN = create_arvo_event_factory(chain_a_contract.version("1.0.0"))
 
+# W1's chain; one uri for the three hops, as for bench.a -> bench.b above.
+_HOP_URI = "#/bench/hop"
+HOP_A, HOP_B, HOP_C = "com.bench.hop.a", "com.bench.hop.b", "com.bench.hop.c"
+hop_contracts = [
+    create_arvo_contract(
+        uri=_HOP_URI,
+        type=accepts,
+        versions={"1.0.0": {"accepts": Call, "emits": {emits: Call} if emits else {}}},
+    )
+    for accepts, emits in ((HOP_A, HOP_B), (HOP_B, HOP_C), (HOP_C, None))
+]
+HOP = create_arvo_event_factory(hop_contracts[0].version("1.0.0"))
+
 fanout_contract = create_arvo_orchestrator_contract(
     uri="#/bench/fanout",
     name="bench.fanout",
@@ -121,6 +137,30 @@ def chain_handlers() -> list[IArvoEventHandler]:
     ]
 
 
+def hop_handlers() -> list[IArvoEventHandler]:
+    """W1's ``bench.a -> bench.b -> bench.c``: each builds a new event for the next."""
+
+    def forward_to(to: str) -> Any:
+        def forward(data: Call) -> dict[str, Any]:
+            return {"type": to, "to": to, "data": {"n": data.n}}
+
+        return forward
+
+    def last(data: Call) -> None:
+        return None
+
+    steps = [forward_to(HOP_B), forward_to(HOP_C), last]
+    return [
+        create_arvo_event_handler(contract=contract, handler={"1.0.0": step})
+        for contract, step in zip(hop_contracts, steps, strict=True)
+    ]
+
+
+def hop_request(n: int = 0) -> ArvoEvent:
+    """A fresh event to ``bench.a`` (W1), from :data:`CLIENT`."""
+    return HOP.accepts(source=CLIENT, data={"n": n})
+
+
 def chain_request(n: int = 0) -> ArvoEvent:
     """A fresh request to ``bench.a`` from :data:`CLIENT`."""
     return CHAIN.accepts(source=CLIENT, data={"n": n})
@@ -130,24 +170,35 @@ def _svc_call(n: int) -> dict[str, Any]:
     return {"type": "com.bench.svc", "data": {"n": n}}
 
 
-def _fanout_step(input: ArvoEvent | None, context: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Init: call the service K times at once. Each reply: count it; at K, complete."""
-    if input is not None:
-        k = int(input.data["n"])
-        return {"context": {"k": k, "count": 0}, "services": [_svc_call(i) for i in range(k)]}
-    if context is None:
-        raise RuntimeError("a bench.fanout reply arrived without workflow state")
-    count = context["count"] + 1
-    done = {"output": {"n": count}} if count == context["k"] else {}
-    return {"context": {**context, "count": count}, **done}
+def _fanout_step(locked_s: float) -> Any:
+    """The fan-out step; each reply step also holds the lock ``locked_s`` (0: no longer)."""
+
+    def step(input: ArvoEvent | None, context: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Init: call the service K times at once. Each reply: count it; at K, complete."""
+        if input is not None:
+            k = int(input.data["n"])
+            calls = [_svc_call(i) for i in range(k)]
+            return {"context": {"k": k, "count": 0}, "services": calls}
+        if context is None:
+            raise RuntimeError("a bench.fanout reply arrived without workflow state")
+        if locked_s:
+            time.sleep(locked_s)  # the step runs under the instance lock
+        count = context["count"] + 1
+        done = {"output": {"n": count}} if count == context["k"] else {}
+        return {"context": {**context, "count": count}, **done}
+
+    return step
 
 
-def fanout_resumable(memory: Any) -> IArvoEventHandler:
-    """``arvo.orc.bench.fanout`` on ``memory`` (any IMachineMemory)."""
+def fanout_resumable(memory: Any, locked_s: float = 0.0) -> IArvoEventHandler:
+    """``arvo.orc.bench.fanout`` on ``memory`` (any IMachineMemory).
+
+    Each reply step holds the instance lock ``locked_s`` seconds longer than its own work.
+    """
     return create_arvo_resumable(
         contracts={"self": fanout_contract, "services": {"svc": svc_contract.version("1.0.0")}},
         memory=memory,
-        handler={"1.0.0": _fanout_step},
+        handler={"1.0.0": _fanout_step(locked_s)},
     )
 
 

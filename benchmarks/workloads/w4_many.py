@@ -84,6 +84,10 @@ def run_w4(params: Params, scale: float) -> Figures:
     }
 
 
+def footprint_w4(params: Params, scale: float) -> None:
+    _broker_run(scaled(500, scale, minimum=5), int(params["prefetch"]))
+
+
 WORKLOADS = [
     Workload(
         id="W4",
@@ -92,5 +96,7 @@ WORKLOADS = [
         run=run_w4,
         headline="workflows_per_s",
         tags=frozenset({"workflow"}),
+        footprint=footprint_w4,
+        highlights=("efficiency", "completed"),
     ),
 ]

@@ -1,9 +1,18 @@
 """W6: machine memory operations, against a ``threading.Lock``-per-id + dict baseline.
 
-W6a: uncontended lock/read/write/unlock cycles on distinct ids from one thread.
-W6b: 16 threads each doing 200 increments of one id under its lock; counts lost
-updates and failed acquisitions, and the hand-off latency: the time from a holder's
-``unlock`` call to the next holder's ``lock`` returning.
+W6a: uncontended lock/read/write/unlock cycles on distinct ids from one thread. Every
+call of the memory is one round trip to its actor thread, so a cycle costs at least
+one thread hand-off: ``floor_cycles_per_s`` is a bare two-thread round trip (a request
+and a reply through two ``queue.SimpleQueue``, what an actor's inbox is), measured in
+the same repetition, and ``ratio_to_floor`` shows how close the memory gets to it
+(the rest is the memory's own work: leases, fencing, copies).
+
+W6b: 16 threads each doing 200 increments of one id under its lock, with the memory's
+default settings (3 lock retries from 100 ms by 1.5: at most 475 ms of waiting per
+``lock`` call). Counts lost updates and failed acquisitions, the hand-off latency
+(from a holder's ``unlock`` call to the next holder's ``lock`` returning) and the
+worst lock wait (the longest ``lock`` call, granted or not). The baseline's locks
+wait at most as long.
 
 Both memories store deep copies (the baseline copies as well), so the comparison is
 the price of the actor, the leases and the fencing, not of the copies.
@@ -11,6 +20,8 @@ the price of the actor, the leases and the fencing, not of the copies.
 
 from __future__ import annotations
 
+import inspect
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -20,14 +31,14 @@ from arvo_concurrent.memory import ConcurrentMachineMemory
 from arvo_concurrent.memory.copying import copy_state
 from benchmarks.core import Figures, LatencyHistogram, Params, Stopwatch, Workload, scaled
 
-# W6b's retry budget: 10 retries from 100 ms by 1.5 is about 11 s of waiting, far beyond
-# a 16-deep queue of sub-millisecond critical sections even on a loaded 2-core box, so a
-# failed acquisition means a bug, not a slow run. The defaults (3, 100, 1.5: 475 ms) also
-# gave 0 failures here; the margin keeps the figure meaningful on noisier machines.
-_W6B_RETRIES = 10
-_W6B_INITIAL_MS = 100
-_W6B_EXPONENT = 1.5
-_W6B_BUDGET_S = sum(_W6B_INITIAL_MS * _W6B_EXPONENT**i for i in range(_W6B_RETRIES)) / 1000
+
+def _default_budget_s() -> float:
+    """The memory's default lock wait budget (100 + 150 + 225 ms), for the baseline's locks."""
+    defaults = inspect.signature(ConcurrentMachineMemory).parameters
+    retries = int(defaults["lock_max_retries"].default)
+    delay_ms = float(defaults["lock_initial_delay_ms"].default)
+    exponent = float(defaults["lock_backoff_exponent"].default)
+    return sum(delay_ms * exponent**i for i in range(retries)) / 1000
 
 
 class Memory(Protocol):
@@ -79,16 +90,46 @@ def _cycles(memory: Memory, cycles: int) -> float:
     return cycles / watch.seconds
 
 
+def _round_trips(cycles: int) -> float:
+    """Round trips per second between this thread and a bare echo thread."""
+    requests: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    replies: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def echo() -> None:
+        while (item := requests.get()) is not None:
+            replies.put(item)
+
+    thread = threading.Thread(target=echo)
+    thread.start()
+    try:
+        with Stopwatch() as watch:
+            for i in range(cycles):
+                requests.put(i)
+                replies.get()
+    finally:
+        requests.put(None)
+        thread.join()
+    return cycles / watch.seconds
+
+
 def run_w6a(params: Params, scale: float) -> Figures:
     cycles = scaled(20_000, scale, minimum=50)
+    floor = _round_trips(cycles)
     with ConcurrentMachineMemory() as memory:
         rate = _cycles(memory, cycles)
     baseline = _cycles(LockDictMemory(wait_s=1.0), cycles)
     return {
         "cycles_per_s": rate,
-        "baseline_cycles_per_s": baseline,
+        "ratio_to_floor": rate / floor,
         "ratio_to_baseline": rate / baseline,
+        "floor_cycles_per_s": floor,
+        "baseline_cycles_per_s": baseline,
     }
+
+
+def footprint_w6a(params: Params, scale: float) -> None:
+    with ConcurrentMachineMemory() as memory:
+        _cycles(memory, scaled(20_000, scale, minimum=50))
 
 
 class _Contention:
@@ -100,6 +141,8 @@ class _Contention:
         self.increments = increments
         self.failed = 0
         self.handoffs = LatencyHistogram()
+        self.waits = LatencyHistogram()
+        self.worst_wait_s = 0.0
         self._released_at: float | None = None
         self._start = threading.Barrier(threads)
         self._count_lock = threading.Lock()
@@ -108,9 +151,10 @@ class _Contention:
         self._start.wait()
         done = 0
         while done < self.increments:
-            if not self.memory.lock("w6b"):
-                with self._count_lock:
-                    self.failed += 1
+            started = time.perf_counter()
+            acquired = self.memory.lock("w6b")
+            self._record_wait(time.perf_counter() - started, acquired)
+            if not acquired:
                 continue
             self._record_handoff()
             state = self.memory.read("w6b") or {"count": 0}
@@ -120,6 +164,12 @@ class _Contention:
             self._released_at = time.perf_counter()
             self.memory.unlock("w6b")
             done += 1
+
+    def _record_wait(self, seconds: float, acquired: bool) -> None:
+        self.waits.record(seconds)
+        with self._count_lock:
+            self.worst_wait_s = max(self.worst_wait_s, seconds)
+            self.failed += 0 if acquired else 1
 
     def _record_handoff(self) -> None:
         released_at, self._released_at = self._released_at, None
@@ -148,19 +198,26 @@ def _contend(make: Callable[[], Memory], threads: int, increments: int) -> dict[
         "lost_updates": float(contention.lost_updates()),
         "failed_acquisitions": float(contention.failed),
         "handoff_p50_us": contention.handoffs.percentile(50) * 1e6,
+        "lock_wait_p99_ms": contention.waits.percentile(99) * 1e3,
+        "lock_wait_max_ms": contention.worst_wait_s * 1e3,
     }
 
 
 def run_w6b(params: Params, scale: float) -> Figures:
     threads = int(params["threads"])
     increments = scaled(200, scale, minimum=5)
-    with ConcurrentMachineMemory(_W6B_RETRIES, _W6B_INITIAL_MS, _W6B_EXPONENT) as memory:
+    with ConcurrentMachineMemory() as memory:
         ours = _contend(lambda: memory, threads, increments)
-    baseline = _contend(lambda: LockDictMemory(_W6B_BUDGET_S), threads, increments)
+    baseline = _contend(lambda: LockDictMemory(_default_budget_s()), threads, increments)
     figures: Figures = dict(ours)
     figures.update({f"baseline_{name}": value for name, value in baseline.items()})
     figures["wall_s_ratio_to_baseline"] = baseline["wall_s"] / ours["wall_s"]
     return figures
+
+
+def footprint_w6b(params: Params, scale: float) -> None:
+    with ConcurrentMachineMemory() as memory:
+        _contend(lambda: memory, int(params["threads"]), scaled(200, scale, minimum=5))
 
 
 WORKLOADS = [
@@ -171,6 +228,8 @@ WORKLOADS = [
         run=run_w6a,
         headline="cycles_per_s",
         tags=frozenset({"memory"}),
+        footprint=footprint_w6a,
+        highlights=("ratio_to_floor", "ratio_to_baseline"),
     ),
     Workload(
         id="W6b",
@@ -179,5 +238,7 @@ WORKLOADS = [
         run=run_w6b,
         headline="wall_s",
         tags=frozenset({"memory"}),
+        footprint=footprint_w6b,
+        highlights=("lost_updates", "failed_acquisitions", "lock_wait_max_ms", "handoff_p50_us"),
     ),
 ]

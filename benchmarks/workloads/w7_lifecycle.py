@@ -70,6 +70,12 @@ def run_w7(params: Params, scale: float) -> Figures:
     }
 
 
+def footprint_w7(params: Params, scale: float) -> None:
+    with ConcurrentMachineMemory() as memory:
+        for _ in range(scaled(200, scale, minimum=3)):
+            _cycle(memory)
+
+
 WORKLOADS = [
     Workload(
         id="W7",
@@ -78,5 +84,7 @@ WORKLOADS = [
         run=run_w7,
         headline="ms_per_cycle",
         tags=frozenset({"broker"}),
+        footprint=footprint_w7,
+        highlights=("p99_ms_per_cycle", "threads_left"),
     ),
 ]

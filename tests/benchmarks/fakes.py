@@ -45,3 +45,19 @@ MEMORY_A = Workload("W6a", "memory-like a", [{}], memory_like, "cycles_per_s")
 MEMORY_B = Workload("W6b", "memory-like b", [{"threads": 16}], memory_like, "cycles_per_s")
 BROKEN = Workload("W8", "broken", [{"prefetch": 1}], broken, "x")
 CATALOGUE = [IO, MEMORY_A, MEMORY_B]
+
+
+def allocate(params: Params, scale: float) -> None:
+    """A footprint that holds ``params["mb"]`` MiB of touched memory while it runs."""
+    block = b"x" * (int(params["mb"]) * 2**20)
+    assert block[-1:] == b"x"
+
+
+def fail(params: Params, scale: float) -> None:
+    """A footprint that raises."""
+    raise ValueError("no memory for you")
+
+
+ALLOCATING = Workload(
+    "W5", "allocating", [{"mb": 24}], memory_like, "cycles_per_s", footprint=allocate
+)

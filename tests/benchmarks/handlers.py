@@ -24,3 +24,11 @@ def flaky() -> Failing:
 
 def no_source() -> object:
     return object()
+
+
+def handle_add(data: Any) -> dict[str, Any]:
+    """A handler function, as given to create_arvo_event_handler: not a factory."""
+    return {"type": "evt.add.success", "data": {"result": sum(data.numbers)}}
+
+
+HANDLER = Failing()

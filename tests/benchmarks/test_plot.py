@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.plot import charts_for, plot_results
 from benchmarks.runner import Result
 from tests.benchmarks.fakes import IO, MEMORY_A
@@ -70,6 +72,7 @@ def test_no_chart_without_a_prefetch_sweep() -> None:
 
 
 def test_plot_results_writes_one_png_per_chart(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the PNGs need the bench extra (matplotlib)")
     written = plot_results([*_sweep([1, 8])], tmp_path / "plots")
     paths = written["W2"]
     assert [p.name for p in paths] == ["W2_throughput.png", "W2_latency.png", "W2_ratios.png"]

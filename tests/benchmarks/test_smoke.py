@@ -46,6 +46,21 @@ def test_workload_runs_at_a_tiny_scale_and_reports_json(workload: Workload) -> N
         _assert_shape(workload, obj)
 
 
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.id)
+def test_workload_footprint_runs_at_a_tiny_scale(workload: Workload) -> None:
+    # In this process: the fresh-process measurement itself is tested in test_footprint.
+    assert workload.footprint is not None, f"{workload.id} has no footprint for its peak RSS"
+    for params in workload.sweep:
+        workload.footprint(params, SCALE)
+
+
+def test_highlights_name_figures_the_workloads_report() -> None:
+    for workload in WORKLOADS:
+        figures = workload.run(workload.sweep[0], SCALE)
+        missing = [name for name in workload.highlights if name not in figures]
+        assert not missing, f"{workload.id} highlights unknown figures {missing}"
+
+
 def _assert_shape(workload: Workload, obj: dict[str, Any]) -> None:
     assert (obj["workload"], obj["name"], obj["repeat"], obj["scale"]) == (
         workload.id,
@@ -57,5 +72,6 @@ def _assert_shape(workload: Workload, obj: dict[str, Any]) -> None:
     assert workload.headline in figures, f"{workload.id} lacks its headline figure"
     assert all(isinstance(v, float) or v is None for v in figures.values()), figures
     assert obj["runs"] == [figures]
+    assert obj["spread"] == {name: [value, value] for name, value in figures.items()}
     assert obj["error"] is None
     assert {"platform", "cpu_count", "python", "versions", "timestamp"} <= set(obj["machine"])

@@ -92,6 +92,21 @@ def test_load_factory_from_a_file_path() -> None:
     assert tune.make_handler(factory, "spec").source == "com.test.flaky"
 
 
+def test_a_handler_function_instead_of_its_factory_says_what_was_expected() -> None:
+    spec = "tests.benchmarks.handlers:handle_add"
+    factory = tune.load_factory(spec)
+    with pytest.raises(ValueError, match=r"takes arguments \(data: ") as info:
+        tune.make_handler(factory, spec)
+    message = str(info.value)
+    assert "looks like the handler function itself" in message
+    assert "expected module:factory, a function that takes no arguments" in message
+
+
+def test_a_handler_object_instead_of_its_factory_says_what_was_expected() -> None:
+    with pytest.raises(ValueError, match="is an event handler itself; --handler names the"):
+        tune.load_factory("tests.benchmarks.handlers:HANDLER")
+
+
 def test_make_handler_rejects_an_object_that_is_not_a_handler() -> None:
     factory = tune.load_factory("tests.benchmarks.handlers:no_source")
     with pytest.raises(ValueError, match="returned object, not an event handler"):

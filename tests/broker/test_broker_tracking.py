@@ -46,6 +46,32 @@ def test_tracker_rejects_bad_counts(add: int, done: int) -> None:
         tracker.add(0)
 
 
+def test_counting_takes_no_lock_that_waiters_hold() -> None:
+    # Every worker of a broker counts every hop in the root tracker: a lock taken there
+    # convoys under the GIL (benchmarks/NOTES.md). Counting that does not reach
+    # zero must go on while the tracker's lock is held (by a waiter, or a wake-up).
+    tracker = WorkTracker()
+    tracker.add()
+    counted = threading.Event()
+
+    def count() -> None:
+        tracker.add(2)
+        tracker.add()
+        tracker.done()
+        tracker.done(2)
+        counted.set()
+
+    with tracker._lock:
+        thread = threading.Thread(target=count)
+        thread.start()
+        finished = counted.wait(WAIT_S)
+    thread.join(WAIT_S)
+    assert finished, "add/done waited for the tracker's lock"
+    assert tracker.pending == 1
+    tracker.done()  # the last release takes the lock, to wake the waiters
+    assert tracker.wait_idle(0) is True
+
+
 def test_wait_idle_wakes_when_another_thread_releases_the_last_count() -> None:
     tracker = WorkTracker()
     tracker.add()
