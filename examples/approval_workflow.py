@@ -167,7 +167,8 @@ def execute_handlers(event: ArvoEvent, memory: ConcurrentMachineMemory) -> list[
         default_handler_config={"prefetch": 1},
         on_domained_events=lambda item: domained.append(item["event"]),
     ) as handle:
-        final = handle.resolve(event, timeout=30)
+        # A workflow that paused for a human has no final event yet: None, not an error.
+        final = handle.resolve(event, timeout=30, missing="none")
     return ([final] if final is not None else []) + domained
 
 

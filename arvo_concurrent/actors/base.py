@@ -6,8 +6,8 @@ Two choices made once for all of them:
 * a ``queue.SimpleQueue`` inbox instead of Pykka's default ``queue.Queue``. An actor's
   inbox only needs ``put``, ``get`` and ``empty`` (Pykka's ``ActorInbox`` protocol),
   and the C-implemented SimpleQueue skips the Python-level lock and condition of
-  ``queue.Queue``: on this 2-core machine a tell-and-reply round trip went from
-  ~27-42 µs to ~20-24 µs. Thread hand-offs are what every hop costs, so this is on
+  ``queue.Queue``, which makes a tell-and-reply round trip measurably cheaper
+  (benchmarks/RESULTS.md). Thread hand-offs are what every hop costs, so this is on
   the hot path of the router, the pool workers and the memory actor.
   ``_create_actor_inbox`` is the runtime hook Pykka's own ``ThreadingActor`` overrides;
   ``tests/actors/test_base.py`` checks that Pykka still calls it.

@@ -7,7 +7,9 @@ Scheduling rules (what the broker promises about one handler):
 * an item never waits while a worker is idle: there is no head-of-line blocking,
   because an item is handed only to an idle worker, never queued behind a busy one,
   and a worker counts as idle only once it has settled its last item;
-* items beyond the running ones wait in one FIFO backlog shared by the pool's workers.
+* items beyond the running ones wait in one FIFO backlog shared by the pool's workers,
+  with room for ``max_queued`` items beyond the ``prefetch`` slots (None: unbounded);
+  ``submit`` refuses one more.
 
 Thread hand-offs are what a hop costs, so the pool keeps them to at most one per item:
 ``submit`` runs in the publisher's thread and either tells an idle worker (one hand-off)
@@ -16,9 +18,9 @@ itself instead of asking anyone for it. All state sits behind one short lock.
 
 Workers start lazily: one more each time the waiting items outnumber the workers
 being started, up to ``prefetch``, so a pool that only ever sees one item at a time
-costs one thread. Starting a worker thread costs ~0.3 ms of CPU, so a burst into a
-cold pool of 50 would wait ~15 ms for the last one if the publisher started them one
-by one; instead each new worker, on its own thread, starts the next one due before
+costs one thread. Starting a worker thread costs far more CPU than a hand-off, so a
+burst into a cold pool of 50 would wait long for the last one if the publisher started
+them one by one; instead each new worker, on its own thread, starts the next one due before
 taking its first item, so the starts overlap with the publisher and with each other.
 """
 
@@ -28,6 +30,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 import msgspec
@@ -37,13 +40,28 @@ from arvo_concurrent.actors.lifecycle import StopRequest, await_stopped, remaini
 from arvo_concurrent.actors.messages import Dispatch
 from arvo_concurrent.actors.worker import PoolWorker, current_worker
 
-__all__ = ["HandlerPool", "PoolLoad"]
+__all__ = ["Admission", "HandlerPool", "PoolLoad"]
 
 logger = logging.getLogger(__name__)
 
 WorkerRef = pykka.ActorRef[PoolWorker]
 
 _NOTHING: Any = object()
+
+
+class Admission(Enum):
+    """What :meth:`HandlerPool.submit` did with an item; true only when it took it."""
+
+    ACCEPTED = "accepted"
+    CLOSED = "closed"
+    FULL = "full"
+
+    def __bool__(self) -> bool:
+        return self is Admission.ACCEPTED
+
+
+# Module constants: an Enum member lookup costs as much as a dict operation, per event.
+_ACCEPTED, _CLOSED, _FULL = Admission.ACCEPTED, Admission.CLOSED, Admission.FULL
 
 
 class PoolLoad(msgspec.Struct, frozen=True):
@@ -67,6 +85,8 @@ class HandlerPool:
         settle: called on the same thread once the pool no longer counts the item as
             running, so that whoever it wakes sees a pool that does not count it; its
             worker takes the next item, or goes idle, only after settle returned.
+        max_queued: the most items that may wait while all ``prefetch`` slots are
+            taken (None: no bound).
 
     Neither callback should raise; if one does (even with a ``BaseException``), the
     error is logged, the item is still settled, and the worker keeps serving.
@@ -78,9 +98,11 @@ class HandlerPool:
         prefetch: int,
         execute: Callable[[Any], object],
         settle: Callable[[Any], object],
+        max_queued: int | None = None,
     ) -> None:
         self.topic = topic
         self.prefetch = prefetch
+        self.max_queued = max_queued
         self._execute = execute
         self._settle = settle
         self._lock = threading.Lock()
@@ -93,25 +115,28 @@ class HandlerPool:
         self._closed = False
         self._stops: list[StopRequest] = []
 
-    def submit(self, item: Any) -> bool:
+    def submit(self, item: Any) -> Admission:
         """Run ``item`` now on an idle worker, or queue it (starting a worker if one is due).
 
         Returns:
-            False when the pool is closed (the item was not taken).
+            ACCEPTED; or CLOSED (the pool is closed) or FULL (``max_queued`` items
+            already wait): the item was not taken. Only ACCEPTED is true.
         """
         with self._lock:
             if self._closed:
-                return False
+                return _CLOSED
             while self._idle:
                 worker = self._idle.pop()
                 if self._dispatch(worker, item):
                     self._running += 1
-                    return True
+                    return _ACCEPTED
+            if self.max_queued is not None and self._queue_full():
+                return _FULL
             self._backlog.append(item)
             spawn = self._reserve_start()
         if spawn:
             self._start_worker()
-        return True
+        return _ACCEPTED
 
     def _dispatch(self, worker: WorkerRef, item: Any) -> bool:
         # Caller holds the lock. Telling under it orders the Dispatch before any stop a
@@ -125,6 +150,13 @@ class HandlerPool:
             self._workers.remove(worker)
             return False
         return True
+
+    def _queue_full(self) -> bool:
+        # Caller holds the lock. Items bound for free slots (workers starting up) wait in
+        # the backlog too; only those beyond every slot count against max_queued.
+        assert self.max_queued is not None
+        beyond_slots = len(self._backlog) - (self.prefetch - self._running)
+        return beyond_slots >= self.max_queued
 
     def _reserve_start(self) -> bool:
         # Caller holds the lock. A worker is due while the waiting items outnumber the

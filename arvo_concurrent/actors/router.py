@@ -5,7 +5,7 @@ router actor, so they are serialized without a lock that publishers would conten
 After each change the router publishes a new immutable mapping in a
 :class:`RouteTable`; publishers read it without any lock or hand-off and route in
 their own thread. Routing through the actor instead would add a thread hand-off to
-every event (a ``tell`` costs 5-13 us; a hop through pools alone costs about the same).
+every event (a ``tell`` costs about as much as a whole hop through the pools).
 
 A publisher may read a table that is one change old and submit to a pool that was just
 removed; :meth:`HandlerPool.submit` then refuses it and the publisher treats the event

@@ -11,24 +11,39 @@ worker that finishes takes the next waiting event itself).
 
 Where user code runs: ``fn`` on a pool worker; ``on_error`` in the thread that met
 the problem (the publisher for routing failures, the worker for handler errors, the
-caller of ``unsubscribe``/``clear``/``close`` for dropped events). ``on_error`` may
-publish; if it raises, the error is logged and nothing else stops.
+caller of ``unsubscribe``/``clear`` for dropped events, a thread of its own for the
+events ``close`` drops, so that a slow ``on_error`` cannot hold ``close`` past its
+deadline). ``on_error`` may publish; if it raises (even a ``BaseException``), that is
+reported as :mod:`~arvo_concurrent.broker.reporting` describes and nothing else stops.
+Without ``on_error``, the same reporter logs every failure and writes each kind of
+error once to stderr.
+
+Runaway lineages: every event published from outside the handlers starts a lineage,
+and the events its handlers publish (transitively) count against ``max_hops``; the ones
+past it are not routed but reported as :class:`HopLimitError`. A tracker that was
+abandoned (a ``resolve`` that timed out) stops its lineage the same way: its new events
+are not routed and its waiting ones are dropped when a worker reaches them, each
+reported as an :class:`EventDroppedError` with reason ``"abandoned"``.
 
 Hooks for ``create_concurrent_event_broker`` and ``resolve``:
 
 * ``publish(event, trackers=[t])`` publishes ``event`` on behalf of
   :class:`~arvo_concurrent.broker.tracking.WorkTracker` ``t``: ``t`` counts it and
   every event its handlers publish through the ``publish`` they are given (a
-  :class:`LineagePublisher`, whose ``lineage`` names the trackers), and ``t`` can
-  capture the events of its lineage addressed to its ``capture_topic``. See
+  :class:`LineagePublisher`, whose ``lineage`` names the trackers), ``t`` can
+  capture the events of its lineage addressed to its ``capture_topic``, and ``t``
+  records the errors reported for them when it was made to. See
   :mod:`arvo_concurrent.broker.tracking` for the counting rules.
+* ``report(error, event, lineage)`` is how layers built on the broker (retries,
+  middleware) report their failures, so that the lineage's trackers record them.
 * ``closing`` is a read-only :class:`threading.Event` set when ``close()`` starts, so
   a retry backoff can wait on it and end early.
 
 Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then raise
-:class:`~arvo_concurrent.errors.ClosedError`), reports every waiting event to
-``on_error`` as :class:`~arvo_concurrent.broker.errors.EventDroppedError`, lets the
-running handlers finish within the deadline and stops every thread it started. A
+:class:`~arvo_concurrent.errors.ClosedError`), drops every waiting event (its lineage
+records an :class:`~arvo_concurrent.broker.errors.EventDroppedError` at once, and
+``on_error`` hears of it from a reporting thread), lets the running handlers finish
+within the deadline and stops every thread it started, within the one deadline. A
 handler still running at the deadline is logged and left to end on its daemon
 thread. Call ``wait_for_idle()`` before ``close()`` to finish all queued work first.
 ``close()`` also works after the host stopped every Pykka actor
@@ -38,9 +53,10 @@ thread. Call ``wait_for_idle()`` before ``close()`` to finish all queued work fi
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -56,20 +72,24 @@ from arvo_concurrent.actors.lifecycle import (
     remaining,
 )
 from arvo_concurrent.actors.messages import Install, Remove, RemoveAll, Seal
-from arvo_concurrent.actors.pool import HandlerPool
+from arvo_concurrent.actors.pool import Admission, HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
 from arvo_concurrent.actors.worker import current_host
 from arvo_concurrent.broker.errors import (
     DropReason,
+    ErrorRecord,
     EventDroppedError,
     HandlerAbortedError,
+    HopLimitError,
     IdleTimeoutError,
     InvalidEventError,
+    QueueFullError,
     RoutingError,
     SubscriptionConflictError,
     SubscriptionError,
     WaitInHandlerError,
 )
+from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
 from arvo_concurrent.errors import ClosedError
@@ -80,6 +100,9 @@ logger = logging.getLogger(__name__)
 
 # The router only edits a dict, so a control call that takes longer means a stalled process.
 _CONTROL_TIMEOUT_S = 10.0
+
+DEFAULT_MAX_HOPS = 10_000
+"""The events one lineage may publish before the next ones are refused (``max_hops``)."""
 
 OnError = Callable[[Exception, Any], object]
 """``on_error(error, event)``: told about every event that failed or could not run."""
@@ -97,30 +120,42 @@ Handler = Callable[[Any, Publish], object]
 """``fn(event, publish)``: a subscription's handler; its return value is ignored."""
 
 
-class Delivery(msgspec.Struct, frozen=True):
-    """An event on its way to a handler, with the trackers it counts in."""
+class LineagePublisher(msgspec.Struct, frozen=True):
+    """Publishes events in one lineage: the ``publish`` a handler receives.
 
-    event: Any
-    lineage: Lineage
+    One per lineage, made when its first event runs and shared by all the others, so
+    a hop allocates nothing and a waiting event holds nothing more than its lineage
+    (a Struct: made in C, on the hot path). Thread-safe; calling it behaves as
+    :meth:`ConcurrentEventBroker.publish` (same errors) with the trackers of
+    :attr:`lineage`, and counts one hop against the broker's ``max_hops``.
 
-
-class LineagePublisher:
-    """Publishes events in a fixed lineage: the ``publish`` a handler receives.
-
-    Thread-safe; calling it behaves as :meth:`ConcurrentEventBroker.publish` (same
-    errors) with the trackers of :attr:`lineage`.
+    Attributes:
+        broker: the broker it publishes on.
+        lineage: the trackers every event published here counts in, the broker's own
+            first.
+        hops: numbers the lineage's events after its first (hop 0): 1, 2... (``next``
+            on this C-level counter is atomic).
     """
 
-    __slots__ = ("_broker", "lineage")
-
-    def __init__(self, broker: ConcurrentEventBroker, lineage: Lineage) -> None:
-        self._broker = broker
-        self.lineage = lineage
-        """The trackers every event published here counts in, the broker's own first."""
+    broker: ConcurrentEventBroker
+    lineage: Lineage
+    hops: Iterator[int]
 
     def __call__(self, event: Any) -> None:
         """Publish ``event`` in :attr:`lineage`."""
-        self._broker._route(event, self.lineage)
+        self.broker._route(event, self.lineage, self)
+
+
+class Delivery(msgspec.Struct, frozen=True):
+    """An event on its way to a handler, with the trackers it counts in.
+
+    ``publish`` is the lineage's publisher, None for the lineage's first event (its
+    handler's run makes it).
+    """
+
+    event: Any
+    lineage: Lineage
+    publish: LineagePublisher | None
 
 
 class ConcurrentEventBroker(Closeable):
@@ -137,21 +172,31 @@ class ConcurrentEventBroker(Closeable):
         on_error: ``on_error(error, event)``, called for a handler that raised (with
             its exception, or a :class:`HandlerAbortedError` wrapping a
             ``BaseException``), a routing failure (:class:`RoutingError`), a waiting event
-            dropped by ``unsubscribe``/``clear``/``close`` (:class:`EventDroppedError`)
-            and a capture callback that raised. Default: log at ERROR level.
+            dropped by ``unsubscribe``/``clear``/``close`` or by an abandoned lineage
+            (:class:`EventDroppedError`), an event past the hop limit
+            (:class:`HopLimitError`) and a capture callback that raised. Default: an
+            ERROR record on the ``arvo_concurrent.broker`` logger every time, and one
+            stderr line per kind of error (see :mod:`~arvo_concurrent.broker.reporting`).
+        max_hops: the most events one lineage may publish (a positive int); the ones
+            past it are reported as :class:`HopLimitError` instead of being routed.
     """
 
-    def __init__(self, on_error: OnError | None = None):
+    def __init__(self, on_error: OnError | None = None, *, max_hops: int = DEFAULT_MAX_HOPS):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
+        if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:
+            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
         self._on_error = on_error
+        self._fallback = DefaultReporter()
+        self.max_hops = max_hops
         self._tracker = WorkTracker()
         self._root: Lineage = (self._tracker,)
-        self._root_publish = LineagePublisher(self, self._root)
         self._routes = RouteTable()
         self._router = Router.start(self._routes)
         self._closing = ClosingSignal()
         self._closed = False
+        self._close_done = threading.Event()
+        self._close_reporter: threading.Thread | None = None
         self._lock = threading.Lock()
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
@@ -159,7 +204,9 @@ class ConcurrentEventBroker(Closeable):
 
     # -- subscriptions -------------------------------------------------------------
 
-    def subscribe(self, fn: Handler, *, topic: str, prefetch: int = 1) -> Callable[[], None]:
+    def subscribe(
+        self, fn: Handler, *, topic: str, prefetch: int = 1, max_queued: int | None = None
+    ) -> Callable[[], None]:
         """Run ``fn(event, publish)`` for every event whose ``to`` is ``topic``.
 
         Args:
@@ -169,6 +216,9 @@ class ConcurrentEventBroker(Closeable):
                 ``SystemExit``...) goes there as a :class:`HandlerAbortedError`.
             topic: the topic (an event's ``to``) to serve.
             prefetch: the most events of this topic that run at once (a positive int).
+            max_queued: the most events of this topic that may wait while ``prefetch``
+                run (an int >= 0; None: no bound). Past it, ``publish`` raises
+                :class:`QueueFullError` and queues nothing.
 
         Returns:
             ``unsubscribe()``: removes this subscription (idempotent); waiting events
@@ -176,11 +226,13 @@ class ConcurrentEventBroker(Closeable):
 
         Raises:
             SubscriptionConflictError: ``topic`` already has a handler.
-            SubscriptionError: ``fn``, ``topic`` or ``prefetch`` is invalid.
+            SubscriptionError: ``fn``, ``topic``, ``prefetch`` or ``max_queued`` is invalid.
             ClosedError: the broker is closed.
         """
-        _check_subscription(fn, topic, prefetch)
-        pool = HandlerPool(topic, prefetch, functools.partial(self._run, fn), _settle)
+        _check_subscription(fn, topic, prefetch, max_queued)
+        pool = HandlerPool(
+            topic, prefetch, functools.partial(self._run, fn), _settle, max_queued=max_queued
+        )
         with self._lock:
             if self._closed:
                 raise ClosedError("broker")
@@ -241,69 +293,105 @@ class ConcurrentEventBroker(Closeable):
 
         Raises:
             InvalidEventError: ``event.to`` is missing or not a string (a ValueError).
+            QueueFullError: the handler of ``event.to`` has ``max_queued`` events
+                waiting; nothing was queued.
             ClosedError: the broker is closed.
 
         A routing failure does not raise: it is reported to ``on_error`` (synchronously,
-        in this thread) as a :class:`RoutingError`.
+        in this thread) as a :class:`RoutingError`. The event starts a new lineage, with
+        its own count of hops.
         """
         if not trackers:
-            self._route(event, self._root)
+            self._route(event, self._root, None)
             return
         for tracker in trackers:
             if not isinstance(tracker, WorkTracker):
                 raise TypeError(f"trackers must be WorkTracker instances, got {tracker!r}")
-        self._route(event, (self._tracker, *trackers))
+        self._route(event, (self._tracker, *trackers), None)
 
-    def _route(self, event: Any, lineage: Lineage) -> None:
+    def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
+        # publisher: the lineage's, None for its first event (hop 0, nothing to count).
         if self._closed:
             raise ClosedError("broker")
         to = getattr(event, "to", None)
         if not to or not isinstance(to, str):
             raise InvalidEventError(event)
-        for tracker in lineage:
-            if tracker.capture_topic == to:
-                self._capture(tracker, event)
-                return
+        if lineage is not self._root and self._diverted(event, to, lineage):
+            return
+        if publisher is not None and next(publisher.hops) >= self.max_hops:
+            self.report(HopLimitError(event, self.max_hops), event, lineage=lineage)
+            return
         pool = self._routes.pools.get(to)
         if pool is None:
-            self.report(RoutingError(event, to, self.topics), event)
+            self.report(RoutingError(event, to, self.topics), event, lineage=lineage)
             return
         acquire(lineage)
-        if not pool.submit(Delivery(event, lineage)):
-            # The pool was removed after this thread read the table: the topic is gone.
-            self.report(RoutingError(event, to, self.topics), event)
+        admission = pool.submit(Delivery(event, lineage, publisher))
+        if admission is _ACCEPTED:
+            return
+        if admission is Admission.FULL:
             release(lineage)
+            raise QueueFullError(event, to, pool.max_queued or 0)
+        # The pool was removed after this thread read the table: the topic is gone.
+        self.report(RoutingError(event, to, self.topics), event, lineage=lineage)
+        release(lineage)
 
-    def _capture(self, tracker: WorkTracker, event: Any) -> None:
-        try:
-            tracker.capture(event)
-        except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
-            self.report(error, event)
+    def _diverted(self, event: Any, to: str, lineage: Lineage) -> bool:
+        # Whether a tracker of the lineage takes the event instead of routing it: it
+        # captures ``to``, or it was abandoned. The root tracker (first) does neither.
+        for tracker in lineage:
+            if tracker.capture_topic == to:
+                try:
+                    tracker.capture(event)
+                except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
+                    self.report(error, event, lineage=lineage)
+                return True
+            if tracker.abandoned:
+                self.report(EventDroppedError(event, to, "abandoned"), event, lineage=lineage)
+                return True
+        return False
 
     def _run(self, fn: Handler, item: Delivery) -> None:
         lineage = item.lineage
-        publish = self._root_publish if lineage is self._root else LineagePublisher(self, lineage)
+        if lineage is not self._root:  # the root tracker is never abandoned
+            for tracker in lineage:
+                if tracker.abandoned:
+                    self._drop_abandoned(item)
+                    return
+        publish = item.publish or LineagePublisher(self, lineage, itertools.count(1))
         try:
             fn(item.event, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
-            self.report(error, item.event)
+            self.report(error, item.event, lineage)
         except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
-            self.report(HandlerAbortedError(error, item.event), item.event)
+            self.report(HandlerAbortedError(error, item.event), item.event, lineage)
 
-    def report(self, error: Exception, event: Any) -> None:
-        """Hand ``error`` and its ``event`` to ``on_error`` (or the log), in this thread.
+    def _drop_abandoned(self, item: Delivery) -> None:
+        dropped = EventDroppedError(item.event, item.event.to, "abandoned")
+        self.report(dropped, item.event, item.lineage)
+
+    def report(self, error: Exception, event: Any, lineage: Lineage = ()) -> None:
+        """Record ``error`` on ``lineage`` and hand it with its ``event`` to ``on_error``.
 
         What the broker does for every failure; layers built on it (retries,
-        middleware) call it for theirs. Thread-safe; never raises: an ``on_error``
-        that raises is logged.
+        middleware) call it for theirs, with the lineage of the event they handle (a
+        handler's ``publish`` knows it). Every tracker of ``lineage`` that records
+        errors keeps ``(error, event)`` first, so a ``resolve`` of that lineage can say
+        why it got nothing. Runs in this thread; thread-safe; never raises, even when
+        ``on_error`` raises a ``BaseException`` (that is reported instead).
         """
+        for tracker in lineage:
+            tracker.record_error(error, event)
+        self._deliver(error, event)
+
+    def _deliver(self, error: Exception, event: Any) -> None:
         if self._on_error is None:
-            logger.error("Event %r failed: %s", event, error, exc_info=error)
+            self._fallback(error, event)
             return
         try:
             self._on_error(error, event)
-        except Exception:
-            logger.exception("on_error raised while reporting %r for event %r", error, event)
+        except BaseException as failure:  # noqa: BLE001 - reported; the broker's work goes on
+            self._fallback.callback_failed(failure, error, event)
 
     # -- idleness and lifecycle ----------------------------------------------------
 
@@ -319,14 +407,34 @@ class ConcurrentEventBroker(Closeable):
                 keeps the broker busy: the wait could never end.
         """
         check_timeout(timeout)
-        host = current_host()
-        if host is not None:
-            with self._lock:
-                mine = next((pool for pool in self._pools if pool is host), None)
-            if mine is not None:
-                raise WaitInHandlerError(mine.topic)
+        mine = self._calling_pool()
+        if mine is not None:
+            raise WaitInHandlerError(mine.topic)
         if not self._tracker.wait_idle(timeout):
             raise IdleTimeoutError(timeout or 0.0, self._tracker.pending)
+
+    def check_blocking_resolve(self) -> None:
+        """Refuse a blocking ``resolve`` from a handler of this broker that has no free slot.
+
+        Such a handler holds its pool's last slot while it waits, so an event of the
+        resolved lineage routed back to it would wait for the very worker that waits
+        for it. A handler with a free slot (prefetch above its running events) may
+        resolve. Never blocks.
+
+        Raises:
+            WaitInHandlerError: called from such a handler (``operation="resolve"``).
+        """
+        mine = self._calling_pool()
+        if mine is not None and mine.load().running >= mine.prefetch:
+            raise WaitInHandlerError(mine.topic, "resolve")
+
+    def _calling_pool(self) -> HandlerPool | None:
+        # The pool of this broker whose worker is calling, if any.
+        host = current_host()
+        if host is None:
+            return None
+        with self._lock:
+            return next((pool for pool in self._pools if pool is host), None)
 
     @property
     def closing(self) -> ClosingSignal:
@@ -338,24 +446,48 @@ class ConcurrentEventBroker(Closeable):
 
         Idempotent. Blocks until every thread the broker started has ended, or until
         ``timeout`` seconds (None: no limit), one deadline for every wait; stragglers
-        are logged and end on their own (daemon threads). Callable from a handler: it
-        then does not wait for that handler's own worker.
+        are logged and end on their own (daemon threads). The dropped events count as
+        done at once (a ``resolve`` waiting for them ends); their ``on_error`` calls run
+        on a thread of their own, waited for within the same deadline. A second
+        ``close()`` while the first runs waits for the first to end (within its own
+        ``timeout``). Callable from a handler or from ``on_error``: it then does not wait
+        for that handler's own worker, nor for a ``close()`` already running.
         """
         check_timeout(timeout)
         deadline = deadline_after(timeout)
         with self._lock:
-            if self._closed:
-                return
+            first = not self._closed
             self._closed = True
             pools = list(self._pools)
+        if not first:
+            # A handler, or an on_error on the close's reporting thread, would be waiting
+            # for a close that waits for it.
+            inside = threading.current_thread() is self._close_reporter
+            if not inside and self._calling_pool() is None:
+                self._close_done.wait(remaining(deadline))
+            return
+        try:
+            self._close(pools, deadline)
+        finally:
+            self._close_done.set()
+
+    def _close(self, pools: list[HandlerPool], deadline: float | None) -> None:
         self._closing._trip()
         self._seal(deadline)
         router_stop: StopRequest = (self._router, self._router.stop(block=False))
+        reports: list[ErrorRecord] = []
         for pool in pools:
-            self._retire(pool, "closed")  # a no-op for the pools retired already
+            reports += self._drop_waiting(pool, "closed")  # none for pools retired already
+        reporter = self._close_reporter = delivery_thread(reports, self._deliver)
+        if reporter is not None:
+            reporter.start()
         for pool in pools:
             pool.join(deadline)
         await_stopped([router_stop], deadline)
+        if reporter is not None:
+            reporter.join(remaining(deadline))
+            if reporter.is_alive():
+                logger.warning("%s: on_error still running at the close deadline; left", self)
 
     def _seal(self, deadline: float | None) -> None:
         # Makes the router refuse subscriptions racing this close, and empty the table.
@@ -369,12 +501,23 @@ class ConcurrentEventBroker(Closeable):
             logger.warning("%s: the router did not seal before the close deadline", self)
 
     def _retire(self, pool: HandlerPool, reason: DropReason) -> None:
+        for error, event in self._drop_waiting(pool, reason):
+            self._deliver(error, event)
+
+    def _drop_waiting(self, pool: HandlerPool, reason: DropReason) -> list[ErrorRecord]:
+        # Closes the pool and releases its waiting events, each recorded on its lineage
+        # first; the caller hands the returned reports to on_error.
         dropped = pool.close()
         with self._lock:
             self._pools = {p for p in self._pools if not p.stopped()}
+        reports: list[ErrorRecord] = []
         for item in dropped:
-            self.report(EventDroppedError(item.event, pool.topic, reason), item.event)
+            error = EventDroppedError(item.event, pool.topic, reason)
+            for tracker in item.lineage:
+                tracker.record_error(error, item.event)
+            reports.append((error, item.event))
             release(item.lineage)
+        return reports
 
     def _ask(self, message: object) -> Any:
         try:
@@ -385,6 +528,9 @@ class ConcurrentEventBroker(Closeable):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<ConcurrentEventBroker {state} topics={self.topics}>"
+
+
+_ACCEPTED = Admission.ACCEPTED
 
 
 def _settle(item: Delivery) -> None:
@@ -404,7 +550,7 @@ def _stats(pool: HandlerPool) -> TopicStats:
     )
 
 
-def _check_subscription(fn: object, topic: object, prefetch: object) -> None:
+def _check_subscription(fn: object, topic: object, prefetch: object, max_queued: object) -> None:
     if not isinstance(topic, str) or not topic:
         raise SubscriptionError(f"topic must be a non-empty string, got {topic!r}", topic)
     if not callable(fn):
@@ -414,4 +560,11 @@ def _check_subscription(fn: object, topic: object, prefetch: object) -> None:
     if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
         raise SubscriptionError(
             f"prefetch must be a positive int, got {prefetch!r} (topic '{topic}')", topic
+        )
+    if max_queued is not None and (
+        isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0
+    ):
+        raise SubscriptionError(
+            f"max_queued must be None or an int >= 0, got {max_queued!r} (topic '{topic}')",
+            topic,
         )

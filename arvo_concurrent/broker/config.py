@@ -1,7 +1,7 @@
 """Handler configuration for ``create_concurrent_event_broker``: shapes, checks and merging.
 
 Each handler entry (a dict or a :class:`HandlerConfig`) may set ``prefetch``,
-``retry``, ``on_error`` and ``middleware``; whatever it leaves out comes from
+``max_queued``, ``retry``, ``on_error`` and ``middleware``; whatever it leaves out comes from
 ``default_handler_config``, field by field (``retry`` and ``middleware`` too, key by
 key), then from the library defaults. Unknown keys are refused with their names,
 so a typo never silently becomes a default.
@@ -22,7 +22,7 @@ __all__ = ["HandlerConfig", "ResolvedHandlerConfig", "default_on_error", "resolv
 
 OnError = Callable[[BaseException, RetryInfo], object]
 
-_ENTRY_KEYS = frozenset({"handler", "prefetch", "retry", "on_error", "middleware"})
+_ENTRY_KEYS = frozenset({"handler", "prefetch", "max_queued", "retry", "on_error", "middleware"})
 _RETRY_KEYS = frozenset({"max_retries", "initial_delay_ms", "backoff_exponent"})
 _MIDDLEWARE_KEYS = frozenset({"input", "output"})
 
@@ -32,6 +32,7 @@ class HandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     handler: Any = None
     prefetch: int | None = None
+    max_queued: int | None = None
     retry: Mapping[str, Any] | None = None
     on_error: OnError | None = None
     middleware: Mapping[str, Any] | None = None
@@ -42,6 +43,7 @@ class ResolvedHandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     handler: Any
     prefetch: int
+    max_queued: int | None
     retry: RetryPolicy
     on_error: OnError
     middleware: Middleware
@@ -52,7 +54,7 @@ def default_on_error(error: BaseException, info: RetryInfo) -> ErrorDecision:
 
     Contract, config and execution violations are deterministic (the same event fails
     the same way every time), so they are thrown to ``on_broker_error`` at once
-    instead of being retried (the TypeScript broker retries them: 8.F4). A
+    instead of being retried (the TypeScript broker retries them). A
     ``TransactionViolation`` (a lock not acquired, a memory failure) and any other
     error is retried.
     """
@@ -88,6 +90,12 @@ def _prefetch(value: object) -> int:
     return value
 
 
+def _max_queued(value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"max_queued must be None or an integer >= 0, got {value!r}")
+    return value
+
+
 def resolve_handler_config(
     entry: Mapping[str, Any] | HandlerConfig, default: Mapping[str, Any] | HandlerConfig | None
 ) -> ResolvedHandlerConfig:
@@ -110,6 +118,7 @@ def resolve_handler_config(
     return ResolvedHandlerConfig(
         handler=handler,
         prefetch=_prefetch(own.get("prefetch", base.get("prefetch", 1))),
+        max_queued=_max_queued(own.get("max_queued", base.get("max_queued"))),
         retry=RetryPolicy(**_merged(own, base, "retry")),
         on_error=on_error,
         middleware=Middleware.of(_merged(own, base, "middleware")),

@@ -7,6 +7,11 @@ domained events). ``resolve(event)`` publishes one event in a fresh
 lineage addressed to ``event.source``; it returns the last of them once the tracker
 is idle. Each resolve waits for its own lineage only, so many resolves may run at
 once on one broker, from any threads, with the same source or different ones.
+
+The tracker records every error reported for an event of its lineage; a lineage that
+ends without a final event makes ``resolve`` raise :class:`ResolveError` with them
+(``missing="none"`` returns None instead, as the TypeScript ``resolve`` does). A
+resolve that times out abandons its lineage: the broker stops routing it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Literal
 
 from arvo_concurrent.actors.lifecycle import (
     Closeable,
@@ -24,9 +29,9 @@ from arvo_concurrent.actors.lifecycle import (
     deadline_after,
     remaining,
 )
-from arvo_concurrent.broker.broker import ConcurrentEventBroker
+from arvo_concurrent.broker.broker import DEFAULT_MAX_HOPS, ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
-from arvo_concurrent.broker.errors import InvalidEventError, ResolveTimeoutError
+from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
 
@@ -36,34 +41,36 @@ logger = logging.getLogger(__name__)
 
 OnBrokerError = Callable[[Exception, Any], object]
 
+Missing = Literal["raise", "none"]
+"""What ``resolve`` does when no final event came back: raise ResolveError, or return None."""
 
-def _log_broker_error(error: Exception, event: Any) -> None:
-    logger.error(
-        "Broker error for event type=%s to=%s: %s",
-        getattr(event, "type", None),
-        getattr(event, "to", None),
-        error,
-        exc_info=error,
-    )
+_MISSING = ("raise", "none")
 
 
-class _Capture:
-    """Keeps the last event routed back to a resolve's source."""
+class _Resolution:
+    """One ``resolve``: its tracker, the last event routed back to its source, its outcome."""
 
-    __slots__ = ("last", "lock")
+    __slots__ = ("event", "last", "missing", "tracker")
 
-    def __init__(self) -> None:
+    def __init__(self, event: Any, source: str, missing: Missing) -> None:
+        self.event = event
+        self.missing = missing
         self.last: Any = None
-        self.lock = threading.Lock()
+        self.tracker = WorkTracker(capture_topic=source, on_capture=self._keep, record_errors=True)
 
-    def __call__(self, event: Any) -> None:
-        with self.lock:
-            self.last = event
+    def _keep(self, event: Any) -> None:
+        self.last = event  # one reference store: atomic, the last capture wins
+
+    def outcome(self) -> Any:
+        """The final event; without one, None or :class:`ResolveError` as ``missing`` says."""
+        if self.last is None and self.missing == "raise":
+            raise ResolveError(self.event, self.tracker.errors)
+        return self.last
 
 
 # How long an idle completer thread waits for more work before it ends. Completions come
-# in bursts (W4: ~200 thread starts for 500 workflows without it), and a thread start
-# costs ~0.1-0.3 ms; the handle's close() ends the thread at once.
+# in bursts, and starting a thread for each burst would cost more than the hand-offs it
+# serves (benchmark W4); the handle's close() ends the thread at once.
 _COMPLETER_LINGER_S = 0.5
 
 
@@ -81,14 +88,17 @@ class _Completer:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._pending: deque[tuple[Future[Any], _Capture]] = deque()
+        self._pending: deque[tuple[Future[Any], _Resolution]] = deque()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def complete(self, future: Future[Any], capture: _Capture) -> None:
-        """Set ``future`` to ``capture.last`` on the completer thread. Never blocks long."""
+    def complete(self, future: Future[Any], resolution: _Resolution) -> None:
+        """Complete ``future`` with the resolution's outcome on the completer thread.
+
+        Never blocks long. A future cancelled meanwhile is left as it is.
+        """
         with self._cond:
-            self._pending.append((future, capture))
+            self._pending.append((future, resolution))
             if self._thread is not None:
                 self._cond.notify()
                 return
@@ -105,9 +115,9 @@ class _Completer:
                 if not self._pending:
                     self._thread = None
                     return
-                future, capture = self._pending.popleft()
+                future, resolution = self._pending.popleft()
             try:
-                future.set_result(capture.last)
+                _settle(future, resolution)
             except BaseException:
                 # Future logs a callback's Exception itself; this is for what it lets
                 # through, so that the futures after it still complete.
@@ -127,6 +137,22 @@ class _Completer:
             thread.join(timeout)
 
 
+def _settle(future: Future[Any], resolution: _Resolution) -> None:
+    if not future.set_running_or_notify_cancel():
+        return  # cancelled: its lineage was abandoned already
+    try:
+        value = resolution.outcome()
+    except ResolveError as error:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _check_missing(missing: object) -> None:
+    if missing not in _MISSING:
+        raise ValueError(f"missing must be 'raise' or 'none', got {missing!r}")
+
+
 class ConcurrentEventBrokerHandle(Closeable):
     """What :func:`create_concurrent_event_broker` returns.
 
@@ -144,41 +170,72 @@ class ConcurrentEventBrokerHandle(Closeable):
     def __iter__(self) -> Iterator[Any]:
         return iter((self.broker, self.resolve))
 
-    def resolve(self, event: Any, timeout: float | None = None) -> Any:
+    def resolve(
+        self, event: Any, timeout: float | None = None, *, missing: Missing = "raise"
+    ) -> Any:
         """Publish ``event`` and return the last event routed back to ``event.source``.
 
         Blocks until every event descended from ``event`` is done (handled, failed,
-        dropped, or handed to ``on_domained_events``), or ``timeout`` seconds.
+        dropped, or handed to ``on_domained_events``), or ``timeout`` seconds. Every
+        error reported for an event of that lineage is recorded on this resolve (and
+        still reaches ``on_broker_error``).
+
+        Args:
+            event: the event to publish; it needs a string ``to`` and ``source``.
+            timeout: seconds to wait (None: no limit); checked before anything is
+                published.
+            missing: ``"raise"`` (default): no final event raises :class:`ResolveError`;
+                ``"none"``: return None instead, as the TypeScript ``resolve`` does (a
+                workflow that paused on a domained event ends that way).
 
         Returns:
-            The last event whose ``to`` was ``event.source``, or None if there was none.
+            The last event whose ``to`` was ``event.source`` (None only with
+            ``missing="none"``).
 
         Raises:
-            ValueError: ``event.source`` is one of the broker's topics;
-                :class:`InvalidEventError` (a ValueError) when ``event`` has no string
-                ``to`` or ``source``.
-            ResolveTimeoutError: ``timeout`` passed first (a TimeoutError); the work goes on.
+            ResolveError: the lineage ended without a final event; ``.errors`` holds
+                every ``(error, event)`` reported for it (none: "no final event").
+            ResolveTimeoutError: ``timeout`` passed first (a TimeoutError). The lineage
+                is abandoned: its waiting events are dropped and reported, and the ones
+                it publishes from then on are not routed.
+            WaitInHandlerError: called from a handler of this broker that has no free
+                slot (see :meth:`ConcurrentEventBroker.check_blocking_resolve`);
+                nothing was published.
+            ValueError: a bad ``timeout`` or ``missing``, or ``event.source`` is one of
+                the broker's topics; :class:`InvalidEventError` (a ValueError) when
+                ``event`` has no string ``to`` or ``source``. Nothing was published.
+            QueueFullError: the first handler's waiting queue is full.
             ClosedError: the broker is closed.
         """
-        capture, tracker = self._start(event)
+        check_timeout(timeout)
+        _check_missing(missing)
+        self.broker.check_blocking_resolve()
+        resolution = self._start(event, missing)
+        tracker = resolution.tracker
         if not tracker.wait_idle(timeout):
-            raise ResolveTimeoutError(event, timeout or 0.0, tracker.pending)
-        return capture.last
+            tracker.abandon()
+            raise ResolveTimeoutError(event, timeout or 0.0, tracker.pending, tracker.errors)
+        return resolution.outcome()
 
-    def resolve_async(self, event: Any) -> Future[Any]:
-        """Like :meth:`resolve`, without blocking: the future gets the final event (or None).
+    def resolve_async(self, event: Any, *, missing: Missing = "raise") -> Future[Any]:
+        """Like :meth:`resolve`, without blocking: the future gets the final event.
 
-        The future completes on a thread of this handle, never on a pool worker, so its
-        done-callbacks (run there, one at a time) may block or call :meth:`resolve`
-        without holding up any handler. Raises at once what :meth:`resolve` raises
-        before it would wait.
+        It fails with :class:`ResolveError` where :meth:`resolve` would raise it.
+        Cancelling the future (while its lineage runs) abandons the lineage, as a
+        :meth:`resolve` timeout does. The future completes on a thread of this handle,
+        never on a pool worker, so its done-callbacks (run there, one at a time) may
+        block or call :meth:`resolve` without holding up any handler. Raises at once
+        what :meth:`resolve` raises before it would wait; callable from any handler.
         """
-        capture, tracker = self._start(event)
+        _check_missing(missing)
+        resolution = self._start(event, missing)
+        tracker = resolution.tracker
         future: Future[Any] = Future()
-        tracker.when_idle(lambda: self._completer.complete(future, capture))
+        future.add_done_callback(lambda done: tracker.abandon() if done.cancelled() else None)
+        tracker.when_idle(lambda: self._completer.complete(future, resolution))
         return future
 
-    def _start(self, event: Any) -> tuple[_Capture, WorkTracker]:
+    def _start(self, event: Any, missing: Missing) -> _Resolution:
         source = getattr(event, "source", None)
         if not source or not isinstance(source, str):
             raise InvalidEventError(event, "source")
@@ -187,10 +244,9 @@ class ConcurrentEventBrokerHandle(Closeable):
                 "The event source cannot be one of the handlers in the broker. "
                 f"Please update the event.source, the given is '{source}'"
             )
-        capture = _Capture()
-        tracker = WorkTracker(capture_topic=source, on_capture=capture)
-        self.broker.publish(event, trackers=[tracker])
-        return capture, tracker
+        resolution = _Resolution(event, source, missing)
+        self.broker.publish(event, trackers=[resolution.tracker])
+        return resolution
 
     def handler_stats(self, source: str) -> HandlerCounters | None:
         """Executions, retries and outcomes of the handler at ``source`` (None if unknown)."""
@@ -215,19 +271,25 @@ def create_concurrent_event_broker(
     on_broker_error: OnBrokerError | None = None,
     on_domained_events: OnDomainedEvents | None = None,
     *,
+    max_hops: int = DEFAULT_MAX_HOPS,
     sleep: Callable[[float], object] | None = None,
 ) -> ConcurrentEventBrokerHandle:
     """Build a broker that runs Arvo handlers, each at its own prefetch, with retries.
 
     Args:
         handlers: one entry per handler: ``{"handler": h, "prefetch": 3, "retry":
-            {...}, "on_error": fn, "middleware": {...}}`` (or a HandlerConfig).
+            {...}, "on_error": fn, "middleware": {...}, "max_queued": n}`` (or a
+            HandlerConfig).
         default_handler_config: fields every entry falls back to, field by field.
         on_broker_error: ``fn(error, event)`` for every event that failed for good,
-            could not be routed, or was dropped; by default they are logged at ERROR.
+            could not be routed, was dropped or went past the hop limit. By default
+            each is logged at ERROR on the ``arvo_concurrent.broker`` logger, and each
+            kind of error is also written once to stderr.
         on_domained_events: ``fn({"domain", "event", "broker"})`` for every output
             event whose ``domain`` is set (instead of publishing it); it runs on the
             worker that produced the event and counts as that event's work.
+        max_hops: the most events one lineage may publish; the ones past it are
+            reported as :class:`HopLimitError` (see :class:`ConcurrentEventBroker`).
         sleep: the retry backoff; tests inject one that records the waits.
 
     Returns:
@@ -237,8 +299,7 @@ def create_concurrent_event_broker(
         TypeError / ValueError: a bad entry (the message names the key and value), or
             two handlers with one source ("Subscription conflict").
     """
-    report = on_broker_error or _log_broker_error
-    broker = ConcurrentEventBroker(on_error=report)
+    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops)
     pipelines: dict[str, HandlerPipeline] = {}
     try:
         for entry in handlers:
@@ -251,7 +312,12 @@ def create_concurrent_event_broker(
                 broker=broker,
                 sleep=sleep,
             )
-            broker.subscribe(pipeline, topic=config.handler.source, prefetch=config.prefetch)
+            broker.subscribe(
+                pipeline,
+                topic=config.handler.source,
+                prefetch=config.prefetch,
+                max_queued=config.max_queued,
+            )
             pipelines[config.handler.source] = pipeline
     except BaseException:
         broker.close()

@@ -9,7 +9,9 @@ Output middleware is either a list of per-event ``fn(input, output) -> event | N
 the list). ``input`` is the event the handler executed, after input middleware.
 
 Middleware runs in the worker thread that executes the handler, so it may block,
-and must be thread-safe when the handler's prefetch is above one.
+and must be thread-safe when the handler's prefetch is above one. Whatever it raises
+(a ``BaseException`` included) becomes a :class:`MiddlewareError`: the event counts as
+failed, is reported, and is not retried (see :mod:`~arvo_concurrent.broker.pipeline`).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def apply_input(chain: Sequence[InputMiddleware], event: Any) -> Any:
     for fn in chain:
         try:
             result = fn(event)
-        except Exception as error:
+        except BaseException as error:  # a CancelledError too: re-raised as MiddlewareError
             raise MiddlewareError("input", repr(error), event) from error
         if result is not None:
             event = result
@@ -132,7 +134,7 @@ def apply_output(
 def _apply_bulk(fn: BulkOutputMiddleware, source: Any, outputs: list[Any]) -> list[Any]:
     try:
         result = fn(source, list(outputs))
-    except Exception as error:
+    except BaseException as error:  # a CancelledError too: re-raised as MiddlewareError
         raise MiddlewareError("output", repr(error), source) from error
     if result is None:
         return outputs
@@ -147,7 +149,7 @@ def _apply_each(chain: tuple[OutputMiddleware, ...], source: Any, output: Any) -
     for fn in chain:
         try:
             result = fn(source, output)
-        except Exception as error:
+        except BaseException as error:  # a CancelledError too: re-raised as MiddlewareError
             raise MiddlewareError("output", repr(error), source) from error
         if result is not None:
             output = result

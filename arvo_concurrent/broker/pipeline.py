@@ -6,8 +6,13 @@ output event either to ``on_domained_events`` (its ``domain`` is set) or publish
 It all runs on the pool worker that took the event, so the event keeps its prefetch
 slot through its retries, and a domained callback counts as the event's in-flight
 work: ``resolve`` and ``wait_for_idle`` wait for it. Every failure reaches
-``on_broker_error`` with the event it is about, and one failing output never stops
-the others.
+``on_broker_error`` with the event it is about, and is recorded on the event's lineage
+(what ``resolve`` raises with); one failing output never stops the others.
+
+Retry policy: only ``handler.execute`` is retried. A middleware error is reported at
+once and counts the event as failed: input middleware runs before any execution,
+and output middleware after the handler already ran (retrying would run its side
+effects again); the handler's ``on_error`` is not asked about either.
 """
 
 from __future__ import annotations
@@ -15,21 +20,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 from arvo_concurrent.broker.config import ResolvedHandlerConfig
-from arvo_concurrent.broker.errors import DomainedEventError
+from arvo_concurrent.broker.errors import DomainedEventError, HandlerAbortedError
 from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, apply_output
 from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
+from arvo_concurrent.broker.tracking import Lineage
 
 __all__ = ["HandlerCounters", "HandlerPipeline", "Report"]
 
 logger = logging.getLogger(__name__)
 
-Report = Callable[[Exception, Any], None]
 OnDomainedEvents = Callable[[dict[str, Any]], object]
+
+
+class Report(Protocol):
+    """``report(error, event, lineage)``: what :meth:`ConcurrentEventBroker.report` does."""
+
+    def __call__(self, error: Exception, event: Any, lineage: Lineage = ()) -> None:
+        """Record ``error`` on ``lineage`` and hand it to ``on_broker_error``; never raises."""
+        ...
 
 
 class HandlerCounters(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,8 +51,9 @@ class HandlerCounters(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         executions: calls of ``handler.execute``, retries included.
         retries: executions after the first for an event.
-        succeeded: events whose execution finally returned.
-        failed: events given up (retries spent, THROW, or closing).
+        succeeded: events whose execution finally returned and whose outputs passed
+            the output middleware.
+        failed: events given up (retries spent, THROW, closing, or a middleware error).
         suppressed: events dropped by an ``on_error`` that answered SUPPRESS.
     """
 
@@ -98,23 +112,20 @@ class HandlerPipeline:
 
     def __call__(self, event: Any, publish: Callable[[Any], None]) -> None:
         """Run ``event`` through middleware, the handler and fan-out. Never raises."""
-        outputs = self._execute(event)
+        # The broker's publish knows the event's lineage: failures are recorded on it.
+        lineage: Lineage = getattr(publish, "lineage", ())
+        outputs = self._execute(event, lineage)
         if outputs is None:
             return
-        source, produced = outputs
-        try:
-            emitted = apply_output(self._config.middleware.output, source, produced)
-        except MiddlewareError as error:
-            self._report(error, source)
-            return
-        for output in emitted:
-            self._emit(output, publish)
+        for output in outputs:
+            self._emit(output, publish, lineage)
 
-    def _execute(self, event: Any) -> tuple[Any, list[Any]] | None:
+    def _execute(self, event: Any, lineage: Lineage) -> list[Any] | None:
         try:
             source = apply_input(self._config.middleware.input, event)
         except MiddlewareError as error:
-            self._report(error, event)
+            self._counts.add(failed=1)
+            self._report(error, event, lineage)
             return None
         outcome = run_with_retries(
             lambda: self._config.handler.execute(source),
@@ -133,12 +144,20 @@ class HandlerPipeline:
         if isinstance(outcome, Failed):
             self._counts.add(failed=1, **attempts)
             outcome.error.add_note(f"after {outcome.attempts} attempt(s) ({outcome.reason})")
-            self._report(outcome.error, source)
+            self._report(outcome.error, source, lineage)
+            return None
+        produced = list(outcome.value or ())
+        try:
+            emitted = apply_output(self._config.middleware.output, source, produced)
+        except MiddlewareError as error:
+            self._counts.add(failed=1, **attempts)
+            error.add_note("not retried: the handler had already run; no output was emitted")
+            self._report(error, source, lineage)
             return None
         self._counts.add(succeeded=1, **attempts)
-        return source, list(outcome.value or ())
+        return emitted
 
-    def _emit(self, output: Any, publish: Callable[[Any], None]) -> None:
+    def _emit(self, output: Any, publish: Callable[[Any], None], lineage: Lineage) -> None:
         try:
             if getattr(output, "domain", None) is None:
                 publish(output)
@@ -149,4 +168,6 @@ class HandlerPipeline:
                     {"domain": output.domain, "event": output, "broker": self._broker}
                 )
         except Exception as error:  # noqa: BLE001 - reported; the other outputs still go out
-            self._report(error, output)
+            self._report(error, output, lineage)
+        except BaseException as abort:  # noqa: BLE001 - the same, for a CancelledError & co
+            self._report(HandlerAbortedError(abort, output), output, lineage)

@@ -3,8 +3,8 @@
 The waits and the stop rule are tenacity strategies (``wait_exponential``,
 ``stop_after_attempt``) evaluated on a :class:`tenacity.RetryCallState`, as tenacity's
 own tests do. The attempt loop is ours, so that an execution that succeeds at once
-pays nothing for the retry machinery (a ``tenacity.Retrying`` call costs ~25 µs,
-as much as a thread hand-off) and so that ``on_error`` can stop the loop early.
+pays nothing for the retry machinery (a ``tenacity.Retrying`` call costs about as
+much as a thread hand-off) and so that ``on_error`` can stop the loop early.
 
 A retrying event keeps its prefetch slot while it waits: the backoff runs in the
 worker that executed it, like the TypeScript broker's queue task. The wait is cut

@@ -16,7 +16,14 @@ Counting rules (the broker keeps them; a tracker only counts):
   handler are always counted before their parent is released: a lineage never looks
   idle while any of its work is queued or running;
 * an event that is dropped (unsubscribe, clear, close, routing failure) releases its
-  count after it was reported to ``on_error``.
+  count after it was recorded on its lineage and reported to ``on_error`` (at close,
+  ``on_error`` hears of it afterwards, from a thread of its own).
+
+Errors and abandonment: a tracker made with ``record_errors=True`` keeps every
+``(error, event)`` the broker reports for an event of its lineage, recorded before that
+event's count is released (so a waiter woken by idleness sees them all). A tracker
+that is abandoned (:meth:`~WorkTracker.abandon`: its ``resolve`` timed out) stops its
+lineage: the broker routes none of its new events and drops its waiting ones.
 
 Capture: a tracker may name a ``capture_topic`` and an ``on_capture`` callback. An
 event published in its lineage whose ``to`` equals ``capture_topic`` is handed to
@@ -50,19 +57,30 @@ class WorkTracker:
         capture_topic: events of this lineage with this ``to`` go to ``on_capture``.
         on_capture: ``on_capture(event)``, called in the publishing thread; if it
             raises, the broker reports the error to its ``on_error`` with the event.
+        record_errors: keep the errors reported for this lineage (:attr:`errors`).
 
     Raises:
         ValueError: only one of ``capture_topic`` and ``on_capture`` was given, or
             ``capture_topic`` is not a non-empty string.
     """
 
-    __slots__ = ("_capture", "_cond", "_count", "_idle_callbacks", "_lock", "capture_topic")
+    __slots__ = (
+        "_capture",
+        "_cond",
+        "_count",
+        "_errors",
+        "_idle_callbacks",
+        "_lock",
+        "abandoned",
+        "capture_topic",
+    )
 
     def __init__(
         self,
         *,
         capture_topic: str | None = None,
         on_capture: Callable[[Any], object] | None = None,
+        record_errors: bool = False,
     ) -> None:
         if (capture_topic is None) != (on_capture is None):
             raise ValueError(
@@ -84,6 +102,9 @@ class WorkTracker:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._idle_callbacks: list[Callable[[], object]] = []
+        self._errors: list[tuple[Exception, Any]] | None = [] if record_errors else None
+        self.abandoned = False
+        """Whether :meth:`abandon` was called: the lineage is stopped."""
 
     @property
     def pending(self) -> int:
@@ -141,6 +162,25 @@ class WorkTracker:
                 self._idle_callbacks.append(callback)
                 return
         _run_all([callback])
+
+    def record_error(self, error: Exception, event: Any) -> None:
+        """Keep ``(error, event)`` if this tracker records errors; otherwise do nothing."""
+        if self._errors is not None:
+            with self._lock:
+                self._errors.append((error, event))
+
+    @property
+    def errors(self) -> tuple[tuple[Exception, Any], ...]:
+        """The ``(error, event)`` pairs recorded so far, in report order."""
+        with self._lock:
+            return tuple(self._errors or ())
+
+    def abandon(self) -> None:
+        """Stop this lineage: the broker routes none of its new events, drops its waiting ones.
+
+        Idempotent; never blocks. Events already running finish.
+        """
+        self.abandoned = True
 
     def capture(self, event: Any) -> None:
         """Hand ``event`` to ``on_capture``; the broker calls it for ``capture_topic`` events."""

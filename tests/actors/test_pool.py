@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.actors.lifecycle import deadline_after
-from arvo_concurrent.actors.pool import HandlerPool, PoolLoad
+from arvo_concurrent.actors.pool import Admission, HandlerPool, PoolLoad
 from arvo_concurrent.actors.worker import PoolWorker, current_worker
 
 WAIT_S = 5.0
@@ -48,8 +48,9 @@ def make_pool() -> Iterator[Callable[..., HandlerPool]]:
         prefetch: int,
         execute: Callable[[Any], None],
         settle: Callable[[Any], object] = lambda item: None,
+        max_queued: int | None = None,
     ) -> HandlerPool:
-        pool = HandlerPool("t", prefetch, execute, settle)
+        pool = HandlerPool("t", prefetch, execute, settle, max_queued=max_queued)
         pools.append(pool)
         return pool
 
@@ -179,6 +180,7 @@ def test_close_hands_back_waiting_items_and_refuses_new_ones(make_pool: Any) -> 
         pool.submit(i)
     assert rec.wait_for(2)
     assert pool.close() == [2, 3, 4, 5]
+    assert pool.submit(99) is Admission.CLOSED
     assert not pool.submit(99)
     assert pool.close() == []
     assert not pool.stopped()  # the running items finish first
@@ -290,3 +292,17 @@ def test_join_waits_for_a_starting_worker_only_until_the_deadline(
     assert pool.join(deadline_after(WAIT_S)) == 0
     assert pool.stopped()
     assert rec.items == []
+
+
+def test_max_queued_bounds_the_items_waiting_beyond_the_prefetch_slots(make_pool: Any) -> None:
+    gate = threading.Event()
+    rec = Recorder(gate)
+    pool = make_pool(2, rec, max_queued=1)
+    # Two for the slots (their workers may still be starting), one to wait: then full.
+    assert [pool.submit(i) for i in range(4)] == [Admission.ACCEPTED] * 3 + [Admission.FULL]
+    assert rec.wait_for(2)
+    assert pool.load() == PoolLoad(running=2, waiting=1, workers=2)
+    assert pool.submit(4) is Admission.FULL
+    gate.set()
+    assert rec.wait_for(3)
+    assert sorted(rec.items) == [0, 1, 2]

@@ -1,4 +1,4 @@
-"""Helpers shared by the broker tests: a stand-in event, recording callbacks."""
+"""Helpers shared by the broker tests: stand-in events and handlers, recording callbacks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import threading
 from typing import Any
 
 import msgspec
+
+from arvo_concurrent.arvo import ArvoEvent, create_arvo_event
+from tests.arvo.handlers import TEST_SOURCE
 
 WAIT_S = 5.0
 
@@ -63,3 +66,36 @@ class Counter:
     def wait_for(self, n: int) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self.count >= n, WAIT_S)
+
+
+class ScriptedHandler:
+    """A handler whose execute runs ``script(event)``; the test decides what happens."""
+
+    def __init__(self, source: str, script: Any) -> None:
+        self.source = source
+        self._script = script
+
+    def execute(self, event: Any) -> list[Any]:
+        result: list[Any] = self._script(event)
+        return result
+
+
+def reply(event: ArvoEvent, **fields: Any) -> ArvoEvent:
+    base = {
+        "type": "evt.test.reply.done",
+        "source": "com.test.scripted",
+        "subject": event.subject,
+        "data": {},
+        "to": event.source,
+        "parentid": event.id,
+    }
+    return create_arvo_event(**{**base, **fields})
+
+
+def scripted_event(source: str = TEST_SOURCE, **data: Any) -> ArvoEvent:
+    return create_arvo_event(
+        type="com.test.scripted",
+        source=source,
+        subject="scripted-subject",
+        data=data,
+    )

@@ -212,7 +212,7 @@ def test_on_error_that_raises_is_logged_and_kills_nothing(
         served(event, publish)
 
     with (
-        caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker.broker"),
+        caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"),
         ConcurrentEventBroker(on_error=on_error) as broker,
     ):
         broker.subscribe(handler, topic="t")
@@ -223,6 +223,7 @@ def test_on_error_that_raises_is_logged_and_kills_nothing(
         assert served.count == 1
     logged = [r for r in caplog.records if "on_error raised" in r.getMessage()]
     assert len(logged) == 2
+    assert {r.name for r in logged} == {"arvo_concurrent.broker"}
 
 
 def test_without_on_error_failures_are_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -230,13 +231,16 @@ def test_without_on_error_failures_are_logged(caplog: pytest.LogCaptureFixture) 
         raise ValueError("nobody listens")
 
     with (
-        caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker.broker"),
+        caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"),
         ConcurrentEventBroker() as broker,
     ):
         broker.subscribe(handler, topic="t")
         broker.publish(Ev(to="t"))
         broker.wait_for_idle(WAIT_S)
-    assert any("nobody listens" in r.getMessage() for r in caplog.records)
+    assert any(
+        "nobody listens" in r.getMessage() and r.name == "arvo_concurrent.broker"
+        for r in caplog.records
+    )
 
 
 @pytest.mark.parametrize("prefetch", [0, -1, 1.5, True, "2", None])

@@ -315,3 +315,21 @@ def test_wait_for_idle_in_a_handler_of_the_same_broker_raises_at_once(
     assert refused.startswith("refused in t: wait_for_idle called from the handler of topic 't'")
     assert waited == "idle", "another broker's wait is not refused"
     assert errors.calls == []
+
+
+def test_a_tracker_records_errors_only_when_asked_to() -> None:
+    recording, plain = WorkTracker(record_errors=True), WorkTracker()
+    first, second = ValueError("a"), KeyError("b")
+    for tracker in (recording, plain):
+        tracker.record_error(first, "event-1")
+        tracker.record_error(second, "event-2")
+    assert recording.errors == ((first, "event-1"), (second, "event-2"))
+    assert plain.errors == ()
+
+
+def test_abandon_marks_the_tracker_once_and_for_all() -> None:
+    tracker = WorkTracker()
+    assert not tracker.abandoned
+    tracker.abandon()
+    tracker.abandon()
+    assert tracker.abandoned

@@ -14,6 +14,7 @@ from arvo_concurrent.arvo import (
     create_arvo_event,
     create_arvo_event_factory,
 )
+from arvo_concurrent.broker.errors import ResolveError, RoutingError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
 from arvo_concurrent.memory import ConcurrentMachineMemory
 from tests.arvo.contracts import (
@@ -147,10 +148,14 @@ def test_a_contract_violation_is_thrown_at_once_by_default() -> None:
     handlers = [{"handler": product_handler(), "retry": {"max_retries": 3}}]
     handle = create_concurrent_event_broker(handlers, on_broker_error=errors)
     with handle:
-        assert handle.resolve(bad_product_event(), timeout=10) is None
+        with pytest.raises(ResolveError) as raised:
+            handle.resolve(bad_product_event(), timeout=10)
         stats = handle.handler_stats("com.calculator.product")
     assert len(errors.calls) == 1
     assert isinstance(errors.calls[0][0], ContractViolation)
+    # resolve says why it got nothing: the very error on_broker_error was told about.
+    assert raised.value.errors == tuple(errors.calls)
+    assert "ContractViolation" in str(raised.value)
     assert stats is not None
     assert (stats.executions, stats.failed) == (1, 1)
 
@@ -167,7 +172,8 @@ def test_retry_on_handler_failure_runs_one_plus_max_retries_times_with_exact_wai
     ]
     handle = create_concurrent_event_broker(handlers, on_broker_error=errors, sleep=waits.append)
     with handle:
-        assert handle.resolve(bad_product_event(), timeout=10) is None
+        with pytest.raises(ResolveError):
+            handle.resolve(bad_product_event(), timeout=10)
         stats = handle.handler_stats("com.calculator.product")
     assert stats is not None
     assert (stats.executions, stats.retries, stats.failed) == (4, 3, 1)
@@ -181,19 +187,24 @@ def test_on_error_suppress_drops_the_event_without_a_broker_error() -> None:
     handlers = [{"handler": product_handler(), "on_error": lambda error, info: "SUPPRESS"}]
     handle = create_concurrent_event_broker(handlers, on_broker_error=errors)
     with handle:
-        assert handle.resolve(bad_product_event(), timeout=10) is None
+        with pytest.raises(ResolveError, match="no final event") as raised:
+            handle.resolve(bad_product_event(), timeout=10)
+        assert handle.resolve(bad_product_event(), timeout=10, missing="none") is None
         stats = handle.handler_stats("com.calculator.product")
     assert errors.calls == []
+    assert raised.value.errors == ()
     assert stats is not None
-    assert (stats.executions, stats.suppressed) == (1, 1)
+    assert (stats.executions, stats.suppressed) == (2, 2)
 
 
 def test_on_error_throw_reports_the_error() -> None:
     errors = Errors()
     handlers = [{"handler": product_handler(), "on_error": lambda error, info: "THROW"}]
-    with create_concurrent_event_broker(handlers, on_broker_error=errors) as handle:
-        assert handle.resolve(bad_product_event(), timeout=10) is None
+    handle = create_concurrent_event_broker(handlers, on_broker_error=errors)
+    with handle, pytest.raises(ResolveError) as raised:
+        handle.resolve(bad_product_event(), timeout=10)
     assert len(errors.calls) == 1
+    assert raised.value.errors == tuple(errors.calls)
 
 
 def test_an_async_on_error_is_a_clear_error_never_a_retry() -> None:
@@ -204,7 +215,8 @@ def test_an_async_on_error_is_a_clear_error_never_a_retry() -> None:
 
     handlers = [{"handler": product_handler(), "on_error": on_error}]
     with create_concurrent_event_broker(handlers, on_broker_error=errors) as handle:
-        assert handle.resolve(bad_product_event(), timeout=10) is None
+        with pytest.raises(ResolveError, match="OnErrorAnswerError"):
+            handle.resolve(bad_product_event(), timeout=10)
         stats = handle.handler_stats("com.calculator.product")
     assert stats is not None
     assert stats.executions == 1
@@ -249,7 +261,8 @@ def test_on_domained_events_captures_the_human_approval_request(
         },
     )
     with create_concurrent_event_broker(handlers, on_domained_events=domained.append) as handle:
-        assert handle.resolve(init, timeout=10) is None
+        # The workflow pauses for a human: no final event, and that is the point.
+        assert handle.resolve(init, timeout=10, missing="none") is None
         assert len(domained) == 1
         assert domained[0]["broker"] is handle.broker
     event = domained[0]["event"]
@@ -277,10 +290,17 @@ def test_wait_for_idle_after_a_publish() -> None:
     assert [r.data["result"] for r in replies] == [6]
 
 
-def test_resolve_returns_none_when_no_handler_answers() -> None:
+def test_resolve_raises_the_routing_error_when_no_handler_answers() -> None:
     errors = Errors()
     with create_concurrent_event_broker([{"handler": add_handler()}], on_broker_error=errors) as h:
-        assert h.resolve(PRODUCT.accepts(source=TEST_SOURCE, data={"numbers": [1, 2]})) is None
+        event = PRODUCT.accepts(source=TEST_SOURCE, data={"numbers": [1, 2]})
+        with pytest.raises(ResolveError, match="Routing failed") as raised:
+            h.resolve(event)
+        assert h.resolve(event, missing="none") is None
+    [(error, about)] = raised.value.errors
+    assert isinstance(error, RoutingError)
+    assert about is event
+    assert raised.value.__cause__ is error
     assert "Routing failed" in errors.messages[0]
 
 

@@ -11,50 +11,23 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.actors.worker import current_worker
-from arvo_concurrent.arvo import ArvoEvent, create_arvo_event, create_arvo_event_factory
+from arvo_concurrent.arvo import ArvoEvent, create_arvo_event_factory
 from arvo_concurrent.broker import TopicStats
-from arvo_concurrent.broker.errors import HandlerAbortedError, InvalidEventError
+from arvo_concurrent.broker.errors import (
+    DomainedEventError,
+    HandlerAbortedError,
+    InvalidEventError,
+    ResolveError,
+)
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
 from arvo_concurrent.memory import ConcurrentMachineMemory
 from tests.arvo.contracts import add_contract, average_workflow_contract
 from tests.arvo.handlers import TEST_SOURCE, add_handler, average_orchestrator, product_handler
+from tests.broker.support import ScriptedHandler, reply, scripted_event
 
 ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
 AVERAGE = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
 WAIT_S = 5.0
-
-
-class ScriptedHandler:
-    """A handler whose execute runs ``script(event)``; the test decides what happens."""
-
-    def __init__(self, source: str, script: Any) -> None:
-        self.source = source
-        self._script = script
-
-    def execute(self, event: Any) -> list[Any]:
-        result: list[Any] = self._script(event)
-        return result
-
-
-def reply(event: ArvoEvent, **fields: Any) -> ArvoEvent:
-    base = {
-        "type": "evt.test.reply.done",
-        "source": "com.test.scripted",
-        "subject": event.subject,
-        "data": {},
-        "to": event.source,
-        "parentid": event.id,
-    }
-    return create_arvo_event(**{**base, **fields})
-
-
-def scripted_event(source: str = TEST_SOURCE, **data: Any) -> ArvoEvent:
-    return create_arvo_event(
-        type="com.test.scripted",
-        source=source,
-        subject="scripted-subject",
-        data=data,
-    )
 
 
 def test_fifty_concurrent_resolves_from_ten_threads_each_get_their_own_result() -> None:
@@ -207,9 +180,10 @@ def test_a_domained_event_without_a_callback_is_reported_not_lost() -> None:
         [{"handler": ScriptedHandler("com.test.scripted", ask_human)}],
         on_broker_error=lambda e, ev: errors.append((e, ev)),
     )
-    with handle:
-        assert handle.resolve(scripted_event(), timeout=5) is None
+    with handle, pytest.raises(ResolveError, match="no on_domained_events") as raised:
+        handle.resolve(scripted_event(), timeout=5)
     assert len(errors) == 1
+    assert isinstance(raised.value.errors[0][0], DomainedEventError)
     assert "no on_domained_events" in str(errors[0][0])
     assert errors[0][1].domain == "human.interaction"
 
@@ -230,7 +204,7 @@ def test_resolve_waits_for_a_slow_domained_callback() -> None:
         on_domained_events=slow_callback,
     )
     with handle:
-        future = handle.resolve_async(scripted_event())
+        future = handle.resolve_async(scripted_event(), missing="none")
         assert entered.wait(5)
         assert not future.done()
         release.set()
@@ -261,8 +235,10 @@ def test_a_cancelled_handler_is_reported_once_and_not_retried() -> None:
         [entry], on_broker_error=lambda error, event: failures.append((error, event))
     ) as handle:
         event = scripted_event()
-        assert handle.resolve(event, timeout=WAIT_S) is None
+        with pytest.raises(ResolveError, match="HandlerAbortedError") as raised:
+            handle.resolve(event, timeout=WAIT_S)
         stats = handle.handler_stats("com.test.scripted")
+    assert raised.value.errors == tuple(failures)
     [(error, reported)] = failures
     assert isinstance(error, HandlerAbortedError)
     assert isinstance(error.error, asyncio.CancelledError)
