@@ -92,10 +92,10 @@ class ConcurrentMachineMemory(Closeable):
     cycle waits for one: the lock, whose grant carries the state, so that the holder's
     first read is answered here. The holder's write and unlock are sent without waiting
     for an answer while this facade can vouch that the lease is in force (granted
-    through it, not expired, not dropped by a cleanup or clear; see
-    :mod:`~arvo_concurrent.memory.held`), because then the actor cannot refuse them;
-    otherwise they wait, so that a refused write raises in its caller. Every other read
-    asks the actor; it is queued behind every write that returned, so it sees it.
+    through it, not expired, not dropped by a cleanup or clear), because then the actor
+    cannot refuse them; otherwise they wait, so that a refused write raises in its
+    caller. Every other read asks the actor; it is queued behind every write that
+    returned, so it sees it. :mod:`~arvo_concurrent.memory.held` says why this is correct.
 
     Args:
         lock_max_retries: lock retries after the first attempt (int >= 0).
@@ -201,12 +201,12 @@ class ConcurrentMachineMemory(Closeable):
         private = copy_state(data)
         writer = current_owner() if owner is None else owner
         with self._held.gate:
-            fence, vouched = self._held.writing(machine_id, writer)
-            if vouched:
-                self._tell(Write(machine_id, private, writer, fence, None))
+            plan = self._held.plan_write(machine_id, writer)
+            if plan.vouched:
+                self._tell(Write(machine_id, private, writer, plan.fence, None))
                 return
             reply: Reply[None] = Reply()
-            self._tell(Write(machine_id, private, writer, fence, reply))
+            self._tell(Write(machine_id, private, writer, plan.fence, reply))
         self._wait(reply, machine_id, "write")
 
     def lock(self, machine_id: str, owner: object = None) -> bool:
@@ -267,12 +267,12 @@ class ConcurrentMachineMemory(Closeable):
         _require_id(machine_id, "unlock")
         holder = current_owner() if owner is None else owner
         with self._held.gate:
-            fence, vouched = self._held.unlocking(machine_id, holder)
-            if vouched:
-                self._tell(Release(machine_id, holder, fence, None))
+            plan = self._held.plan_unlock(machine_id, holder)
+            if plan.vouched:
+                self._tell(Release(machine_id, holder, plan.fence, None))
                 return True
             reply: Reply[bool] = Reply()
-            self._tell(Release(machine_id, holder, fence, reply))
+            self._tell(Release(machine_id, holder, plan.fence, reply))
         return self._wait(reply, machine_id, "unlock")
 
     def cleanup(self, machine_id: str, *, owner: object = None) -> None:
@@ -294,7 +294,7 @@ class ConcurrentMachineMemory(Closeable):
         caller = current_owner() if owner is None else owner
         reply: Reply[None] = Reply()
         with self._held.gate:
-            self._held.cleaning(machine_id, caller)
+            self._held.note_cleanup(machine_id, caller)
             self._tell(Cleanup(machine_id, caller, reply))
         self._wait(reply, machine_id, "cleanup")
 
@@ -308,7 +308,7 @@ class ConcurrentMachineMemory(Closeable):
         """
         reply: Reply[None] = Reply()
         with self._held.gate:
-            self._held.clearing()
+            self._held.note_clear()
             self._tell(Clear(reply))
         self._wait(reply, None, "clear")
 
@@ -391,7 +391,7 @@ class ConcurrentMachineMemory(Closeable):
         answer_by = time.monotonic() + self._lock_timeout_s
         reply: Reply[Grant | None] = Reply()
         with self._held.gate:
-            self._held.asking(machine_id, holder, ticket)
+            self._held.note_request(machine_id, holder, ticket)
         self._tell(Acquire(machine_id, holder, ticket, asked_at, reply))
         return machine_id, holder, ticket, reply, answer_by
 
@@ -410,10 +410,10 @@ class ConcurrentMachineMemory(Closeable):
         except MemoryTimeoutError:
             # No answer at all: withdraw the request, whether it is queued or was granted.
             with self._held.gate, contextlib.suppress(pykka.ActorDeadError):
-                self._held.abandoning(machine_id, holder, ticket)
+                self._held.note_abandon(machine_id, holder, ticket)
                 self._ref.tell(Abandon(machine_id, ticket))
             raise
         finally:
             with self._held.gate:
-                self._held.answered(machine_id, holder, ticket, grant)
+                self._held.record_answer(machine_id, holder, ticket, grant)
         return grant is not None
