@@ -1,9 +1,11 @@
 """The memory's fast path: what the facade knows about the leases it saw granted.
 
-Why it is correct. One invariant carries it: every message to the memory actor is
-queued under :attr:`HeldLeases.gate`, together with the change it makes to these
-records (queuing never blocks; nothing else is done under the gate). The records and
-the actor's inbox therefore change in one order, and:
+Why it is correct. One invariant carries it: every message that writes, unlocks,
+cleans up, clears, withdraws a request or expires leases is queued to the memory actor
+under :attr:`HeldLeases.gate`, together with the change it makes to these records
+(queuing never blocks; nothing else is done under the gate), and every lock request is
+noted here before it is queued. The records and the actor's inbox therefore change in
+one order, and:
 
 * Fencing. A write carries the fence of its owner's recorded lease; the actor refuses
   it when a later lease was granted on the id. So a record outlives its lease: it goes
@@ -78,7 +80,7 @@ class UnlockPlan(msgspec.Struct, frozen=True):
     vouched: bool
 
 
-class Held:
+class Held(msgspec.Struct):
     """One owner's lease on one id, as the facade saw it granted.
 
     Attributes:
@@ -88,12 +90,9 @@ class Held:
         snapshot: the stored state as granted, or NO_SNAPSHOT once it may be stale.
     """
 
-    __slots__ = ("fence", "snapshot", "vouched_until")
-
-    def __init__(self, fence: int, vouched_until: float, snapshot: Any) -> None:
-        self.fence = fence
-        self.vouched_until = vouched_until
-        self.snapshot = snapshot
+    fence: int
+    vouched_until: float
+    snapshot: Any
 
 
 class HeldLeases:
