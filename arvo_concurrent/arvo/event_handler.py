@@ -34,19 +34,17 @@ from arvo_concurrent.arvo.contract import (
     parse_dataschema,
 )
 from arvo_concurrent.arvo.domain import ArvoDomain
-from arvo_concurrent.arvo.emittable import (
-    HandlerEmitter,
-    SystemErrorEmitter,
-    as_items,
-    emission_domains,
-)
+from arvo_concurrent.arvo.emission_domains import emission_domains
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import (
     HandlerConfigError,
     SystemErrorSchema,
     check_handler_versions,
 )
+from arvo_concurrent.arvo.handler_emitter import HandlerEmitter
 from arvo_concurrent.arvo.injection import Injector
+from arvo_concurrent.arvo.output_items import as_items
+from arvo_concurrent.arvo.system_error_emitter import SystemErrorEmitter
 from arvo_concurrent.arvo.violations import (
     ConfigViolation,
     ContractViolation,

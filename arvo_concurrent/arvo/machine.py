@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.injection import Injector
-from arvo_concurrent.arvo.orchestration import OrchestrationContracts
+from arvo_concurrent.arvo.workflow_contracts import OrchestrationContracts
 
 __all__ = [
     "ArvoMachine",

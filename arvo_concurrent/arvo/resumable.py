@@ -36,19 +36,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from arvo_concurrent.arvo.contract import ArvoContract
-from arvo_concurrent.arvo.emittable import OrchestrationEmitter, as_items
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import check_handler_versions
 from arvo_concurrent.arvo.injection import Injector
-from arvo_concurrent.arvo.orchestration import (
-    OrchestrationContracts,
-    Step,
-    StepInput,
-    WorkflowHandler,
-    bind_contracts,
-    validate_input,
-)
+from arvo_concurrent.arvo.orchestration_emitter import OrchestrationEmitter
+from arvo_concurrent.arvo.orchestration_wrapper import Step, StepInput
+from arvo_concurrent.arvo.output_items import as_items
 from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation, violation_for
+from arvo_concurrent.arvo.workflow_contracts import OrchestrationContracts, bind_contracts
+from arvo_concurrent.arvo.workflow_handler import WorkflowHandler
+from arvo_concurrent.arvo.workflow_input import validate_input
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = ["ArvoResumable", "create_arvo_resumable"]
