@@ -20,9 +20,9 @@ from arvo_concurrent.arvo.contract import (
     is_orchestrator_contract,
     parse_data,
 )
-from arvo_concurrent.arvo.event import ArvoEvent, ExtensionValue, create_arvo_event
+from arvo_concurrent.arvo.event import TYPE_PATTERN, ArvoEvent, ExtensionValue, create_arvo_event
 from arvo_concurrent.arvo.handler import error_payload
-from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject
+from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject, ArvoSubjectError
 
 __all__ = [
     "ArvoEventFactory",
@@ -152,13 +152,25 @@ class ArvoEventFactory:
 
     def _new_subject(self, orchestrator: str, source: str, options: EventOptions) -> str:
         redirectto = options.get("redirectto")
-        return ArvoOrchestrationSubject.new(
-            orchestrator=orchestrator,
-            version=self.contract.version,
-            initiator=source,
-            domain=options.get("domain"),
-            meta={"redirectto": redirectto} if redirectto else None,
-        )
+        try:
+            return ArvoOrchestrationSubject.new(
+                orchestrator=orchestrator,
+                version=self.contract.version,
+                initiator=source,
+                domain=options.get("domain"),
+                meta={"redirectto": redirectto} if redirectto else None,
+            )
+        except ArvoSubjectError:
+            if isinstance(source, str) and TYPE_PATTERN.fullmatch(source):
+                raise
+            # The caller wrote a source, not an initiator: name what they wrote.
+            raise ArvoSubjectError(
+                f"Invalid source {source!r}: an event made without a subject starts a new "
+                "orchestration subject whose initiator is the source, so the source must be a "
+                "reverse-DNS name of 3 or more dot-separated segments of lowercase letters and "
+                "digits (e.g. 'com.my.service'), or pass subject=",
+                source,
+            ) from None
 
 
 class ArvoOrchestratorEventFactory(ArvoEventFactory):

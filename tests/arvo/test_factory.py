@@ -94,9 +94,17 @@ def test_accepts_rejects_bad_data_with_the_arvo_message() -> None:
 
 
 def test_a_source_that_is_not_reverse_dns_cannot_start_a_subject() -> None:
-    with pytest.raises(ArvoSubjectError, match="reverse-DNS"):
+    with pytest.raises(ArvoSubjectError, match="reverse-DNS") as caught:
         add.accepts(source="client", data={"numbers": [1]})
+    assert str(caught.value).startswith("Invalid source 'client': ")
+    assert caught.value.value == "client"
     assert add.accepts(source="client", data={"numbers": [1]}, subject="s").source == "client"
+
+
+def test_a_bad_domain_is_not_blamed_on_a_good_source() -> None:
+    with pytest.raises(ArvoSubjectError, match="domain") as caught:
+        add.accepts(source=SOURCE, data={"numbers": [1]}, domain="Bad Domain")
+    assert "Invalid source" not in str(caught.value)
 
 
 def test_emits_validates_against_the_emit_schema() -> None:
