@@ -292,7 +292,8 @@ class ArvoContract(_Sealed):
     :func:`create_arvo_orchestrator_contract`. Immutable and thread-safe once built.
 
     Raises:
-        ArvoContractError: on construction, naming the value that breaks a rule of ARVO_MODEL 2.
+        ArvoContractError: on construction, naming the value that breaks a rule
+            (docs/arvo-model.md §2.1).
     """
 
     __slots__ = (

@@ -57,7 +57,7 @@ def resolved_domains(
     event: ArvoEvent,
     parent_subject: str | None,
 ) -> list[str | None]:
-    """The distinct concrete domains ``domains`` resolve to, in order (ARVO_MODEL 3.4)."""
+    """The distinct concrete domains ``domains`` resolve to, in order (docs/arvo-model.md §3.4)."""
     resolved = [
         resolve_domain(
             domain,

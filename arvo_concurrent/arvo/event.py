@@ -5,9 +5,9 @@ The wire form (``to_dict`` / ``to_json``) is flat and byte-identical to arvo-cor
 numbers written as JavaScript writes them.
 
 Events are immutable and therefore safe to share between threads; construction validates every
-field (ARVO_MODEL 1.1-1.4) and is on the broker's hot path, so the checks are kept cheap. Whatever
-construction accepts can be written by ``to_json``: strings hold no lone surrogates, and ``data``
-nests at most :data:`MAX_DATA_DEPTH` containers deep.
+field (docs/arvo-model.md §1) and is on the broker's hot path, so the checks are kept cheap.
+Whatever construction accepts can be written by ``to_json``: strings hold no lone surrogates, and
+``data`` nests at most :data:`MAX_DATA_DEPTH` containers deep (docs/arvo-model.md §8.10).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ MAX_DATA_DEPTH = 100
 list inside it as one more. Far above what real payloads need, and far below the depth at
 which decoding or writing the JSON would exhaust the interpreter's recursion limit."""
 
-# The 17 keys of the wire form; custom extensions may not take these names (ARVO_MODEL 8, C2).
+# The 17 keys of the wire form; custom extensions may not take these names
+# (docs/arvo-model.md §8.2).
 RESERVED_EVENT_KEYS = frozenset(
     (
         *("id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema"),
@@ -396,7 +397,7 @@ _last_second: tuple[int, str] = (-1, "")
 def create_timestamp() -> str:
     """The current time in true UTC with milliseconds, e.g. ``2026-11-27T18:24:40.482+00:00``.
 
-    (arvo-core labels local time as UTC, ARVO_MODEL 8 C1; this does not.)
+    (arvo-core labels local time as UTC; this does not: docs/arvo-model.md §8.1.)
     """
     global _last_second  # noqa: PLW0603 - a cache, replaced atomically
     second, nanos = divmod(time.time_ns(), 1_000_000_000)
@@ -428,7 +429,7 @@ def create_arvo_event(
     specversion: str = "1.0",
     extensions: dict[str, ExtensionValue] | None = None,
 ) -> ArvoEvent:
-    """Create an event with arvo-core's ``createArvoEvent`` defaults (ARVO_MODEL 1.7).
+    """Create an event with arvo-core's ``createArvoEvent`` defaults.
 
     * ``id``: a string is used as given; an id spec ``{"deduplication", "value"}`` is built by
       :func:`create_arvo_event_id`; None gives a uuid4.
@@ -436,8 +437,8 @@ def create_arvo_event(
     * ``to``: ``type`` when not given.
     * ``source``, ``subject``, ``to``, ``redirectto``, ``dataschema`` and ``parentid`` pass
       through :func:`encode_uri` first, exactly as arvo-core does, so spaces are accepted but
-      already-escaped text is escaped again (``x%20y`` -> ``x%2520y``; ARVO_MODEL 8 C3). This is
-      the TypeScript wire behaviour and is kept for compatibility.
+      already-escaped text is escaped again (``x%20y`` -> ``x%2520y``). This is the TypeScript
+      wire behaviour and is kept for compatibility (docs/arvo-model.md §1.2, §8.3).
 
     ``create_arvo_event(**event.to_dict())`` rebuilds an event that has no custom extensions
     (identically when its URI fields hold no ``%``).

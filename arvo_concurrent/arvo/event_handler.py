@@ -1,4 +1,6 @@
-"""ArvoEventHandler: a stateless service bound to one contract (ARVO_MODEL 3).
+"""ArvoEventHandler: a stateless service bound to one contract.
+
+The model: docs/arvo-model.md §3.
 
 ``create_arvo_event_handler(contract=..., handler={"1.0.0": fn})`` builds a handler
 whose ``source`` is the contract type. For each event it selects the contract version
@@ -16,7 +18,7 @@ does output that breaks the contract; any other exception from the function beco
 ``sys.<type>.error`` event sent to the request's ``source``. Like arvo-event-handler
 (and unlike successes), system errors do not follow ``redirectto``: the sender is the
 party that can act on a failure, and Python and TypeScript services in one system
-then route errors the same way (ARVO_MODEL 8.E2, fixture
+then route errors the same way (docs/arvo-model.md §8.6, fixture
 ``add.system_error_reply.ignores_redirectto``).
 """
 

@@ -1,4 +1,6 @@
-"""Event factories: build contract-valid events for one contract version (ARVO_MODEL 1.7).
+"""Event factories: build contract-valid events for one contract version.
+
+The model: docs/arvo-model.md §1.7.
 
 A factory validates ``data`` against the contract's schema (unknown keys stripped, defaults
 applied), fills ``type``, ``dataschema`` and ``datacontenttype``, and, when no ``subject`` is
@@ -203,8 +205,8 @@ class ArvoOrchestratorEventFactory(ArvoEventFactory):
         :meth:`accepts`; for a child, ``ArvoOrchestrationSubject.from_(parentSubject$$)`` with
         ``meta.redirectto`` = the caller's ``redirectto``, else the parent subject's
         *orchestrator*. That is where an orchestrator's own child calls send the completion
-        (arvo-core's ``init()`` uses the parent's *initiator*, which skips the parent; ARVO_MODEL
-        8 C4), so a child started here completes into its parent workflow.
+        (arvo-core's ``init()`` uses the parent's *initiator*, which skips the parent;
+        docs/arvo-model.md §8.4), so a child started here completes into its parent workflow.
 
         Raises:
             SchemaValidationError: ``"Accept Event data validation failed: ..."``.

@@ -1,4 +1,4 @@
-"""A plain handler's replies: items in, output events out (ARVO_MODEL 3.2).
+"""A plain handler's replies: items in, output events out (docs/arvo-model.md §3.2).
 
 Replies go back to the request's ``redirectto``, else its ``source``, under the same
 subject with ``parentid`` = the request id; one event per item and distinct resolved
@@ -30,7 +30,7 @@ __all__ = ["HandlerEmitter"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerEmitter:
-    """Builds an ArvoEventHandler's output events for one contract version (ARVO_MODEL 3.2).
+    """Builds an ArvoEventHandler's output events for one contract version.
 
     Attributes:
         source: the handler source (the contract type).

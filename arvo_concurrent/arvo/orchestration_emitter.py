@@ -1,4 +1,4 @@
-"""A resumable's or orchestrator's service calls and completion (ARVO_MODEL 5.5).
+"""A resumable's or orchestrator's service calls and completion (docs/arvo-model.md §5.5).
 
 Service calls go to the service's type with ``redirectto`` = the workflow; the
 completion goes to the subject's ``meta.redirectto``, else the initiator, under the
@@ -46,7 +46,7 @@ __all__ = ["OrchestrationEmitter"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrchestrationEmitter:
-    """Builds a resumable's or orchestrator's service calls and completion (ARVO_MODEL 5.5).
+    """Builds a resumable's or orchestrator's service calls and completion.
 
     Attributes:
         source: the orchestrator source (``arvo.orc.<name>``).

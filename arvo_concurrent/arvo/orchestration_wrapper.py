@@ -1,4 +1,6 @@
-"""The orchestration wrapper: how one workflow step runs under the memory's lock (ARVO_MODEL 4.3).
+"""The orchestration wrapper: one workflow step under the memory's lock.
+
+The model: docs/arvo-model.md §4.3.
 
 Every event a stateful handler gets runs as **subject check -> lock -> read -> guards
 -> run -> write -> [cleanup] -> unlock**, keyed by the event's subject:

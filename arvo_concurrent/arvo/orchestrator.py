@@ -1,4 +1,6 @@
-"""ArvoOrchestrator: a workflow written as a declarative state machine (ARVO_MODEL 6).
+"""ArvoOrchestrator: a workflow written as a declarative state machine.
+
+The model: docs/arvo-model.md §6.
 
 ``create_arvo_orchestrator(machines=[machine], memory=memory)`` serves one
 orchestrator contract with one :class:`~arvo_concurrent.arvo.machine.ArvoMachine` per

@@ -1,4 +1,6 @@
-"""ArvoResumable: a workflow written as one plain function per version (ARVO_MODEL 5).
+"""ArvoResumable: a workflow written as one plain function per version.
+
+The model: docs/arvo-model.md §5.
 
 The function is called once per event of the workflow (the init event, then each
 service reply) and declares by parameter name what it needs:
@@ -13,13 +15,13 @@ service reply) and declares by parameter name what it needs:
 * ``domain``: ``{"self": own contract domain, "event": event domain}``.
 
 It returns None or a dict with any of ``context`` (the new context), ``services``
-(a list of service call items, ARVO_MODEL 5.2) and ``output`` (the completion data).
+(a list of service call items, docs/arvo-model.md §5.2) and ``output`` (the completion data).
 
 Fan-out / fan-in: every event a step emits becomes an expected slot; a reply is
 matched to its slot by ``parentid``. A reply delivered twice (a broker retry, an
 at-least-once transport) is handled once: the record remembers the ids of the events
 it consumed, and a repeat is ignored without calling the function. The stored record
-is never modified in place (ARVO_MODEL 8.E4): each step builds a new one.
+is never modified in place (docs/arvo-model.md §8.7): each step builds a new one.
 
 Child workflows: a service whose contract is an orchestrator contract is started with
 a subject of its own that records the caller, so its completion (or system error)

@@ -84,7 +84,7 @@ class WorkflowHandler:
         """Run one workflow step for ``event`` and return the events it emits.
 
         Raises:
-            ViolationError: see ARVO_MODEL 3.3 (input, configuration, subject, memory).
+            ViolationError: see docs/arvo-model.md §3.3 (input, configuration, subject, memory).
         """
         return self._wrapper.execute(event, self._step)
 

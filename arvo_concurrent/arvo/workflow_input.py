@@ -18,7 +18,7 @@ __all__ = ["validate_input"]
 
 
 def validate_input(event: ArvoEvent, contracts: OrchestrationContracts) -> ArvoEvent:
-    """Check an incoming event against the workflow's contracts (ARVO_MODEL 5.3 step 2).
+    """Check an incoming event against the workflow's contracts (docs/arvo-model.md §5.3).
 
     The init event must match the self contract; any other event must be a reply
     (success or system error) of one of the services. Returns the event, with ``data``

@@ -1,4 +1,4 @@
-"""Event factories (ARVO_MODEL 1.7); byte-for-byte TS comparisons are in test_fixtures.py."""
+"""Event factories (docs/arvo-model.md §1.7); byte-for-byte TS comparisons: test_fixtures.py."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_init_of_a_child_completes_into_the_parent_orchestrator() -> None:
     assert child.orchestrator.name == "arvo.orc.workflow.average"
     assert child.execution.initiator == "arvo.orc.weighted.average"
     assert child.execution.domain == "d.x"
-    # Machine-consistent (ARVO_MODEL 8 C4): the parent orchestrator, not its initiator.
+    # Machine-consistent (docs/arvo-model.md §8.4): the parent orchestrator, not its initiator.
     assert child.meta == {"redirectto": "arvo.orc.weighted.average"}
 
 
