@@ -96,13 +96,13 @@ class Held(msgspec.Struct):
 
 
 class HeldLeases:
-    """The facade's records of granted leases and of the lock requests it sent.
+    """The fast path's one owner: the records of granted leases and of lock requests.
 
-    Every method but :meth:`snapshot`, :meth:`forget` and :meth:`send_expiry` (which
-    take the gate themselves) must be called with :attr:`gate` held, and the message
-    it plans must be queued before the gate is released.
-    The gate is only ever held for that, by callers, the lease timer and the actor,
-    never while waiting for anything.
+    Thread-safety: :meth:`snapshot` is lock-free; :meth:`forget` and
+    :meth:`send_expiry` take :attr:`gate` themselves; every other method must be
+    called with :attr:`gate` held, and the message it plans queued before the gate is
+    released. The gate is only ever held for that (by callers, the lease timer and the
+    actor), never while waiting for anything, so no method blocks for long.
 
     Args:
         clock: the scheduler's clock, the one lease expiries are measured on.
@@ -114,7 +114,7 @@ class HeldLeases:
         self._held: dict[str, dict[Any, Held]] = {}
         self._asked: dict[str, dict[Any, int]] = {}
 
-    # -- queuing ---------------------------------------------------------------------
+    # -- the lease timer ---------------------------------------------------------------
 
     def send_expiry(self, tell: Callable[[object], None]) -> None:
         """On the lease timer: queue the expiry of every lease due now. Takes the gate.
