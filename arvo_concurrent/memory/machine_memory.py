@@ -25,7 +25,6 @@ from arvo_concurrent.memory.messages import (
     Acquire,
     Cleanup,
     Clear,
-    Grant,
     Read,
     Release,
     Write,
@@ -227,7 +226,8 @@ class ConcurrentMachineMemory(Closeable):
             MemoryTimeoutError: the actor did not answer at all.
         """
         holder = current_owner() if owner is None else owner
-        return self._collect(*self._request(_require_id(machine_id, "lock"), holder))
+        answer_by = self._answer_by()
+        return self._collect(self._request(_require_id(machine_id, "lock"), holder), answer_by)
 
     def request_lock(self, machine_id: str, owner: object = None) -> PendingLock:
         """Queue a lock request for ``owner`` (default: the calling thread) without waiting.
@@ -243,10 +243,10 @@ class ConcurrentMachineMemory(Closeable):
             ClosedError: the memory is closed.
         """
         holder = current_owner() if owner is None else owner
+        answer_by = self._answer_by()
         request = self._request(_require_id(machine_id, "lock"), holder)
-        return PendingLock(
-            machine_id, holder, request[3], functools.partial(self._collect, *request)
-        )
+        collect = functools.partial(self._collect, request, answer_by)
+        return PendingLock(machine_id, holder, request.reply, collect)
 
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
@@ -381,32 +381,29 @@ class ConcurrentMachineMemory(Closeable):
     def _actor_ended(self) -> bool:
         return any(not thread.is_alive() for thread in self._actor_threads)
 
-    def _request(
-        self, machine_id: str, holder: object
-    ) -> tuple[str, object, int, Reply[Grant | None], float]:
-        """Send a lock request (never blocks); return what :meth:`_collect` needs."""
+    def _answer_by(self) -> float:
+        """The caller's own bound, in real time, on waiting for an actor that is stuck."""
+        return time.monotonic() + self._lock_timeout_s
+
+    def _request(self, machine_id: str, holder: object) -> Acquire:
+        """Note and send a lock request (never blocks); return it."""
         ticket = next(self._tickets)
-        asked_at = self._scheduler.now()
-        # The caller's own bound, in real time, on waiting for an actor that is stuck.
-        answer_by = time.monotonic() + self._lock_timeout_s
-        reply: Reply[Grant | None] = Reply()
+        request = Acquire(machine_id, holder, ticket, self._scheduler.now(), Reply())
         with self._held.gate:
             self._held.note_request(machine_id, holder, ticket)
-        self._tell(Acquire(machine_id, holder, ticket, asked_at, reply))
-        return machine_id, holder, ticket, reply, answer_by
+        self._tell(request)
+        return request
 
-    def _collect(
-        self,
-        machine_id: str,
-        holder: object,
-        ticket: int,
-        reply: Reply[Grant | None],
-        answer_by: float,
-    ) -> bool:
-        """Block for the answer to lock request ``ticket``; record it; True if granted."""
+    def _collect(self, request: Acquire, answer_by: float) -> bool:
+        """Block for the answer to ``request`` (at most until ``answer_by``); record it.
+
+        Returns:
+            True when the lock was granted.
+        """
+        machine_id, holder, ticket = request.machine_id, request.owner, request.ticket
         grant = None
         try:
-            grant = self._await(reply, answer_by, self._lock_timeout_s, machine_id, "lock")
+            grant = self._await(request.reply, answer_by, self._lock_timeout_s, machine_id, "lock")
         except MemoryTimeoutError:
             # No answer at all: withdraw the request, whether it is queued or was granted.
             with self._held.gate, contextlib.suppress(pykka.ActorDeadError):
