@@ -211,6 +211,13 @@ def test_from_json_refuses_deep_data_without_a_recursion_error(depth: int) -> No
     assert caught.value.field == "data"
 
 
+@pytest.mark.parametrize("text", [123, None, ["{}"]])
+def test_from_json_of_something_that_is_not_text_is_an_event_error(text: Any) -> None:
+    with pytest.raises(ArvoEventValidationError, match="must be JSON text") as caught:
+        ArvoEvent.from_json(text)
+    assert caught.value.field == "<event>"
+
+
 # --- lone surrogates -------------------------------------------------------------------------
 
 TEXT_FIELDS = ["id", "accesscontrol", "traceparent", "tracestate", "parentid", "datacontenttype"]
