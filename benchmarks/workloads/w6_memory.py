@@ -81,7 +81,7 @@ class LockDictMemory:
         return True
 
 
-def _cycles(memory: Memory, cycles: int) -> float:
+def cycles_per_s(memory: Memory, cycles: int) -> float:
     """Lock/read/write/unlock ``cycles`` distinct ids; return cycles per second."""
     ids = [f"w6a-{i}" for i in range(cycles)]
     with Stopwatch() as watch:
@@ -93,7 +93,7 @@ def _cycles(memory: Memory, cycles: int) -> float:
     return cycles / watch.seconds
 
 
-def _round_trips(cycles: int) -> float:
+def round_trips_per_s(cycles: int) -> float:
     """Round trips per second between this thread and a bare echo thread."""
     requests: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     replies: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -117,10 +117,10 @@ def _round_trips(cycles: int) -> float:
 
 def run_w6a(params: Params, scale: float) -> Figures:
     cycles = scaled(20_000, scale, minimum=50)
-    floor = _round_trips(cycles)
+    floor = round_trips_per_s(cycles)
     with ConcurrentMachineMemory() as memory:
-        rate = _cycles(memory, cycles)
-    baseline = _cycles(LockDictMemory(wait_s=1.0), cycles)
+        rate = cycles_per_s(memory, cycles)
+    baseline = cycles_per_s(LockDictMemory(wait_s=1.0), cycles)
     return {
         "cycles_per_s": rate,
         "ratio_to_floor": rate / floor,
@@ -133,7 +133,7 @@ def run_w6a(params: Params, scale: float) -> Figures:
 
 def footprint_w6a(params: Params, scale: float) -> None:
     with ConcurrentMachineMemory() as memory:
-        _cycles(memory, scaled(20_000, scale, minimum=50))
+        cycles_per_s(memory, scaled(20_000, scale, minimum=50))
 
 
 class _Contention:
