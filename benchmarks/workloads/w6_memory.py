@@ -6,7 +6,7 @@ one thread hand-off: ``floor_cycles_per_s`` is a bare two-thread round trip (a r
 and a reply through two ``queue.SimpleQueue``, what an actor's inbox is), measured in
 the same repetition, and ``ratio_to_floor`` shows how close the memory gets to it
 (the rest is the memory's own work: leases, fencing, copies). That ratio swings with
-where the two threads run (a hand-off within one core costs about a fifth of one
+where the two threads run (a hand-off within one core costs about a quarter of one
 across idle cores), so ``own_cost_per_cycle_us`` also states the memory's own work
 directly: a cycle's time minus the floor's round trip.
 
