@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from arvo_concurrent.memory.held import NO_SNAPSHOT, HeldLeases, UnlockPlan, WritePlan
 from arvo_concurrent.memory.messages import Grant, LeasesDue
+from tests.memory.test_actor import CountingGate
 
 
 class Clock:
@@ -79,21 +78,6 @@ def test_the_expiry_is_queued_with_the_clock_read_under_the_gate(
     held.send_expiry(lambda message: queued.append((message, held.gate.locked())))
     assert queued == [(LeasesDue(2.5), True)]
     assert not held.gate.locked()
-
-
-class CountingGate:
-    """A lock that counts how often it was taken."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.entries = 0
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        self.entries += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()
 
 
 def test_forgetting_an_id_drops_its_records_under_the_gate(held: HeldLeases) -> None:
