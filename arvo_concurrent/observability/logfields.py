@@ -1,0 +1,37 @@
+"""The ``extra=`` fields of every log record the library writes about an event.
+
+Each such record carries the same five attributes, so a log pipeline can index them
+(a JSON formatter picks them up from the record; ``%(event_id)s`` works in a format
+string): ``event_id``, ``event_type``, ``event_subject``, ``topic`` (the handler's
+topic, else the event's ``to``) and ``attempt`` (the execution attempt, 1-based; None
+when the record is not about one execution). Values the event lacks are None, so a
+formatter may always name them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["EVENT_LOG_FIELDS", "event_log_fields"]
+
+EVENT_LOG_FIELDS = ("event_id", "event_type", "event_subject", "topic", "attempt")
+"""The names of the ``extra=`` fields, in the order :func:`event_log_fields` fills them."""
+
+
+def event_log_fields(
+    event: Any, *, topic: str | None = None, attempt: int | None = None
+) -> dict[str, Any]:
+    """The ``extra=`` mapping for a log record about ``event`` (any object; duck-typed).
+
+    Args:
+        event: the event the record is about.
+        topic: the handler topic it ran on (default: the event's ``to``).
+        attempt: the execution attempt the record is about, if any.
+    """
+    return {
+        "event_id": getattr(event, "id", None),
+        "event_type": getattr(event, "type", None),
+        "event_subject": getattr(event, "subject", None),
+        "topic": topic if topic is not None else getattr(event, "to", None),
+        "attempt": attempt,
+    }

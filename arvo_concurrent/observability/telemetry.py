@@ -1,0 +1,330 @@
+"""``Telemetry``: OpenTelemetry traces and metrics of a broker's events, on the API only.
+
+Pass one to ``create_concurrent_event_broker(..., telemetry=Telemetry())`` (or to
+``ConcurrentEventBroker(telemetry=...)``). Without it the broker pays one ``None`` check
+per hop and nothing else; the library never turns tracing on by itself just because
+``opentelemetry-api`` happens to be installed. The spans and metrics go to the global
+tracer and meter providers (or the ones given), so the application chooses the SDK,
+the sampler and the exporters; without an SDK the API's no-op providers make every
+span non-recording, and the broker skips building their attributes.
+
+The trace of one event (W3C trace context in the event's ``traceparent`` and
+``tracestate``, read and written through ``opentelemetry.propagate``, so the trace
+flags are hexadecimal as W3C says):
+
+* ``publish <to>`` (PRODUCER), one per publish, child of the publishing code's span
+  (the handler run that emitted the event, a ``resolve``, the caller's own span) or,
+  when there is none, of the event's own ``traceparent``. The event is re-stamped with
+  this span's context, so every emitted event carries it on to the next hop.
+* ``process <to>`` (CONSUMER), one per delivery to a handler, on the pool worker
+  thread, parented from the event's ``traceparent``: the trace crosses threads.
+* ``execute <to>`` (INTERNAL), one per execution of the handler inside it (a retry
+  is a second one, ``arvo.attempt`` numbers them); a workflow step's lock wait is a
+  ``lock workflow`` child span of the execution (``arvo.lock.wait_ms``).
+* ``publish <domain>`` (PRODUCER) for a domained event handed to
+  ``on_domained_events``, which gets the event stamped with it.
+* ``resolve <to>`` (INTERNAL) from ``resolve()``/``resolve_async()`` to the end of the
+  lineage: the root of a resolve's tree when the caller has no span.
+
+Spans carry the messaging and CloudEvents attributes of
+:mod:`~arvo_concurrent.observability.attributes`; the metrics are listed in
+:mod:`~arvo_concurrent.observability.instruments`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from arvo_concurrent.observability.active import running_telemetry
+from arvo_concurrent.observability.attributes import (
+    ATTEMPT,
+    ERROR_TYPE,
+    LOCK_ACQUIRED,
+    LOCK_WAIT_MS,
+    event_attributes,
+)
+from arvo_concurrent.observability.instruments import Instruments
+from arvo_concurrent.observability.otel import require_otel
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.propagators.textmap import TextMapPropagator
+    from opentelemetry.trace import Span, TracerProvider
+
+__all__ = ["INSTRUMENTATION_SCOPE", "Telemetry"]
+
+T = TypeVar("T")
+
+INSTRUMENTATION_SCOPE = "arvo_concurrent"
+"""The name of the tracer and the meter (the instrumentation scope)."""
+
+
+class Telemetry:
+    """Traces and metrics of the brokers it is given to, through the OpenTelemetry API.
+
+    One may serve many brokers. Thread-safe: every method may run on any thread at once
+    (the pool workers call it); none blocks beyond what it wraps.
+
+    Args:
+        tracer_provider: where spans go (default: the global one, looked up on use).
+        meter_provider: where metrics go (default: the global one).
+        propagator: reads and writes ``traceparent``/``tracestate`` (default: the global
+            ``opentelemetry.propagate`` propagator, W3C trace context unless configured).
+
+    Raises:
+        MissingExtraError: ``opentelemetry-api`` is not installed
+            (``pip install 'arvo-concurrent[otel]'``).
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        propagator: TextMapPropagator | None = None,
+    ) -> None:
+        trace, metrics, propagate, context = require_otel("Telemetry")
+        from opentelemetry.metrics import Observation  # noqa: PLC0415 - the extra is lazy
+        from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: PLC0415
+
+        version = _version()
+        self._trace = trace
+        self._context = context
+        self._tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, version, tracer_provider)
+        self.instruments = Instruments(
+            metrics.get_meter(INSTRUMENTATION_SCOPE, version, meter_provider), Observation
+        )
+        self._inject = propagate.inject if propagator is None else propagator.inject
+        self._extract = propagate.extract if propagator is None else propagator.extract
+        self._kinds = (SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL)
+        self._error = (Status, StatusCode.ERROR)
+        self._empty: Context = context.Context()
+
+    # -- broker hooks ---------------------------------------------------------------
+
+    def bind(self, broker: Any) -> None:
+        """Observe ``broker``'s queues (``arvo.events.in_flight`` / ``queued``) while it lives."""
+        self.instruments.observe(broker)
+
+    def publish(self, event: Any, destination: str, send: Callable[[Any], object]) -> None:
+        """Call ``send(event)`` inside a PRODUCER span, the event stamped with its context.
+
+        Raises what ``send`` raises (recorded on the span).
+        """
+        parent = self._parent_of(event)
+        span = self._tracer.start_span(f"publish {destination}", parent, self._kinds[0])
+        if span.is_recording():
+            span.set_attributes(event_attributes(event, destination, "publish"))
+        try:
+            send(self._stamped(event, self._trace.set_span_in_context(span, parent)))
+        except BaseException as error:
+            self._failed(span, error)
+            raise
+        finally:
+            span.end()
+
+    def consume(
+        self, event: Any, queued_at: float, fn: Callable[[Any, Any], object], publish: Any
+    ) -> None:
+        """Run ``fn(event, publish)`` inside a CONSUMER span parented from the event.
+
+        ``queued_at`` (a ``time.perf_counter()`` reading, 0 if unknown) gives the
+        ``arvo.queue.wait`` figure. Raises what ``fn`` raises (recorded on the span).
+        """
+        topic = str(getattr(event, "to", ""))
+        if queued_at:
+            self.instruments.queue_wait.record(
+                time.perf_counter() - queued_at, self.instruments.topic(topic)
+            )
+        parent = self._extracted(event)
+        span = self._tracer.start_span(f"process {topic}", parent, self._kinds[1])
+        if span.is_recording():
+            span.set_attributes(event_attributes(event, topic, "process"))
+        token = self._context.attach(self._trace.set_span_in_context(span, parent))
+        running = running_telemetry.set(self)
+        try:
+            fn(event, publish)
+        except BaseException as error:
+            self._failed(span, error)
+            raise
+        finally:
+            running_telemetry.reset(running)
+            self._context.detach(token)
+            span.end()
+
+    def executions(self, execute: Callable[[Any], T], event: Any, topic: str) -> Callable[[], T]:
+        """``call()`` running ``execute(event)`` once per call, each in an ``execute`` span.
+
+        The calls are numbered (``arvo.attempt``); each records ``arvo.handler.duration``.
+        """
+        return _Executions(self, execute, event, topic)
+
+    def execution(self, execute: Callable[[Any], T], event: Any, topic: str, attempt: int) -> T:
+        """Run ``execute(event)`` as attempt ``attempt`` (see :meth:`executions`)."""
+        span = self._tracer.start_span(f"execute {topic}", None, self._kinds[2])
+        if span.is_recording():
+            span.set_attributes({**event_attributes(event, topic, "execute"), ATTEMPT: attempt})
+        token = self._context.attach(self._trace.set_span_in_context(span))
+        started = time.perf_counter()
+        attributes = self.instruments.topic(topic)
+        try:
+            return execute(event)
+        except BaseException as error:
+            attributes = self.instruments.with_error(topic, error)
+            self._failed(span, error)
+            raise
+        finally:
+            self.instruments.handler_duration.record(time.perf_counter() - started, attributes)
+            self._context.detach(token)
+            span.end()
+
+    def count_outcome(
+        self, topic: str, outcome: str, attempts: int, error: BaseException | None = None
+    ) -> None:
+        """Count an event's outcome: ``"handled"``, ``"failed"`` or ``"suppressed"``."""
+        instruments = self.instruments
+        if attempts > 1:
+            instruments.retried.add(attempts - 1, instruments.topic(topic))
+        if outcome == "handled":
+            instruments.handled.add(1, instruments.topic(topic))
+        elif outcome == "failed" and error is not None:
+            instruments.failed.add(1, instruments.with_error(topic, error))
+        else:
+            instruments.dropped_from(topic, "suppressed")
+
+    def reported(self, error: Exception, event: Any) -> None:
+        """Count a failure the broker reports: dropped events by topic and reason."""
+        # Imported here: the arvo layer imports this package, and needs no broker.
+        from arvo_concurrent.broker.errors import EventDroppedError  # noqa: PLC0415
+
+        if isinstance(error, EventDroppedError):
+            self.instruments.dropped_from(error.topic, error.reason)
+
+    def resolve(
+        self,
+        event: Any,
+        publish: Callable[[], object],
+        when_idle: Callable[[Callable[[], object]], object],
+    ) -> None:
+        """Open a ``resolve <to>`` span, ``publish()`` in it, end it at ``when_idle``.
+
+        Raises what ``publish`` raises (the span then ends at once, failed).
+        """
+        parent = self._parent_of(event)
+        destination = str(getattr(event, "to", ""))
+        span = self._tracer.start_span(f"resolve {destination}", parent, self._kinds[2])
+        if span.is_recording():
+            span.set_attributes(event_attributes(event, destination, "publish"))
+        token = self._context.attach(self._trace.set_span_in_context(span, parent))
+        try:
+            publish()
+        except BaseException as error:
+            self._failed(span, error)
+            span.end()
+            raise
+        finally:
+            self._context.detach(token)
+        when_idle(span.end)
+
+    def lock_wait(self, event: Any, lock: Callable[[], bool]) -> bool:
+        """Run ``lock()`` (a memory's lock call) in a ``lock workflow`` span; its answer.
+
+        Records the wait as ``arvo.lock.wait_ms`` on the span and ``arvo.memory.lock.wait``
+        for the event's topic. Raises what ``lock`` raises.
+        """
+        span = self._tracer.start_span("lock workflow", None, self._kinds[2])
+        started = time.perf_counter()
+        acquired = False
+        try:
+            acquired = lock()
+        except BaseException as error:
+            self._failed(span, error)
+            raise
+        finally:
+            waited = time.perf_counter() - started
+            if span.is_recording():
+                attributes = event_attributes(event, str(getattr(event, "to", "")), "process")
+                span.set_attributes(
+                    {**attributes, LOCK_WAIT_MS: waited * 1000, LOCK_ACQUIRED: acquired}
+                )
+            span.end()
+            self.instruments.lock_waited(str(getattr(event, "to", "")), waited, acquired)
+        return acquired
+
+    # -- context ----------------------------------------------------------------------
+
+    def _parent_of(self, event: Any) -> Context:
+        # The publishing code's span if there is one, else the event's own trace context.
+        current: Context = self._context.get_current()
+        if self._trace.get_current_span(current).get_span_context().is_valid:
+            return current
+        return self._extracted(event)
+
+    def _extracted(self, event: Any) -> Context:
+        traceparent = getattr(event, "traceparent", None)
+        if not isinstance(traceparent, str):
+            return self._empty
+        carrier = {"traceparent": traceparent}
+        tracestate = getattr(event, "tracestate", None)
+        if isinstance(tracestate, str):
+            carrier["tracestate"] = tracestate
+        extracted: Context = self._extract(carrier, self._empty)
+        return extracted
+
+    def _stamped(self, event: Any, context: Context) -> Any:
+        # The event with ``context`` in its traceparent/tracestate. An event that cannot
+        # carry them (not a Struct with those fields) goes as it is; an existing
+        # traceparent is never erased by a context that has none to write.
+        carrier: dict[str, str] = {}
+        self._inject(carrier, context)
+        traceparent = carrier.get("traceparent")
+        if traceparent is None:
+            return event
+        tracestate = carrier.get("tracestate")
+        if (
+            getattr(event, "traceparent", None) == traceparent
+            and getattr(event, "tracestate", None) == tracestate
+        ) or not isinstance(event, msgspec.Struct):
+            return event
+        if "traceparent" not in event.__struct_fields__:
+            return event
+        return msgspec.structs.replace(event, traceparent=traceparent, tracestate=tracestate)
+
+    def _failed(self, span: Span, error: BaseException) -> None:
+        if span.is_recording():
+            status, code = self._error
+            span.record_exception(error)
+            span.set_attribute(ERROR_TYPE, type(error).__qualname__)
+            span.set_status(status(code, f"{type(error).__name__}: {error}"))
+
+
+class _Executions:
+    """The ``call()`` of :meth:`Telemetry.executions`: counts its calls as attempts."""
+
+    __slots__ = ("_event", "_execute", "_telemetry", "_topic", "attempt")
+
+    def __init__(
+        self, telemetry: Telemetry, execute: Callable[[Any], Any], event: Any, topic: str
+    ) -> None:
+        self._telemetry = telemetry
+        self._execute = execute
+        self._event = event
+        self._topic = topic
+        self.attempt = 0
+
+    def __call__(self) -> Any:
+        self.attempt += 1
+        return self._telemetry.execution(self._execute, self._event, self._topic, self.attempt)
+
+
+def _version() -> str | None:
+    try:
+        return metadata.version("arvo-concurrent")
+    except metadata.PackageNotFoundError:
+        return None
