@@ -70,7 +70,7 @@ from arvo_concurrent.broker.factory import (
 from arvo_concurrent.broker.middleware import MiddlewareError
 from arvo_concurrent.broker.pipeline import HandlerCounters
 from arvo_concurrent.broker.retry import ErrorDecision, OnErrorAnswerError, RetryInfo
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.errors import ArvoConcurrentError, ClosedError, MissingExtraError
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     FencingError,
@@ -118,6 +118,7 @@ __all__ = [
     "MemoryConfigError",
     "MemoryTimeoutError",
     "MiddlewareError",
+    "MissingExtraError",
     "OnErrorAnswerError",
     "QueueFullError",
     "ResolveError",

@@ -1,0 +1,95 @@
+"""Log records about an event carry its id, type, subject, topic and attempt as ``extra``."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from arvo_concurrent import ArvoEvent, create_arvo_event, create_concurrent_event_broker
+from arvo_concurrent.observability import EVENT_LOG_FIELDS, LOGGERS, event_log_fields
+
+WAIT_S = 30.0
+TOPIC = "com.test.logging"
+
+
+def _event() -> ArvoEvent:
+    return create_arvo_event(type=TOPIC, source="test.logging", subject="subject-1", data={})
+
+
+class Failing:
+    source = TOPIC
+
+    def execute(self, event: ArvoEvent) -> list[ArvoEvent]:
+        raise TimeoutError("no answer")
+
+
+def _fields(record: logging.LogRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in EVENT_LOG_FIELDS}
+
+
+def _expected(event: ArvoEvent, attempt: int | None) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "event_type": TOPIC,
+        "event_subject": "subject-1",
+        "topic": TOPIC,
+        "attempt": attempt,
+    }
+
+
+def test_an_unreported_failure_is_logged_with_the_events_fields(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = _event()
+    with caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"):
+        with create_concurrent_event_broker(
+            [{"handler": Failing(), "retry": {"max_retries": 0}}]
+        ) as handle:
+            handle.broker.publish(event)
+            handle.broker.wait_for_idle(WAIT_S)
+    [record] = [r for r in caplog.records if r.name == "arvo_concurrent.broker"]
+    assert record.levelno == logging.ERROR
+    assert _fields(record) == _expected(event, None)
+    assert "no answer" in capsys.readouterr().err  # the once-per-kind stderr line
+
+
+def test_a_suppressed_failure_is_logged_at_info_with_its_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = _event()
+    handlers = [{"handler": Failing(), "on_error": lambda error, info: "SUPPRESS"}]
+    with caplog.at_level(logging.INFO, logger="arvo_concurrent"):
+        with create_concurrent_event_broker(handlers) as handle:
+            handle.broker.publish(event)
+            handle.broker.wait_for_idle(WAIT_S)
+    [record] = [r for r in caplog.records if r.getMessage().startswith("Suppressed")]
+    assert record.name == "arvo_concurrent.broker.pipeline"
+    assert record.levelno == logging.INFO
+    assert _fields(record) == _expected(event, 1)
+
+
+def test_every_logger_of_the_library_is_in_the_documented_tree() -> None:
+    import arvo_concurrent.postgres  # noqa: F401 - its loggers exist once imported
+
+    library = [
+        name
+        for name in logging.root.manager.loggerDict
+        if name == "arvo_concurrent" or name.startswith("arvo_concurrent.")
+    ]
+    assert library
+    for name in library:
+        assert any(name == root or name.startswith(root + ".") for root in LOGGERS), name
+    assert set(LOGGERS) - {"arvo_concurrent"} <= {
+        ".".join(name.split(".")[:2]) for name in library
+    }
+
+
+def test_event_log_fields_of_an_object_without_event_fields_are_none() -> None:
+    assert event_log_fields(object(), topic="t", attempt=2) == {
+        "event_id": None,
+        "event_type": None,
+        "event_subject": None,
+        "topic": "t",
+        "attempt": 2,
+    }
