@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from arvo_concurrent.extras import require_extra
 from arvo_concurrent.observability.active import running_telemetry
 from arvo_concurrent.observability.attributes import (
     ATTEMPT,
@@ -49,7 +50,6 @@ from arvo_concurrent.observability.attributes import (
     event_attributes,
 )
 from arvo_concurrent.observability.instruments import Instruments
-from arvo_concurrent.observability.otel import require_otel
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -89,11 +89,15 @@ class Telemetry:
         meter_provider: MeterProvider | None = None,
         propagator: TextMapPropagator | None = None,
     ) -> None:
-        trace, metrics, propagate, context = require_otel("Telemetry")
-        from opentelemetry.metrics import Observation  # noqa: PLC0415 - the extra is lazy
+        require_extra(
+            "opentelemetry.trace", extra="otel", package="opentelemetry-api", feature="Telemetry"
+        )
+        # Imported here, not at the top: importing the library must not import the extra.
+        from opentelemetry import context, metrics, propagate, trace  # noqa: PLC0415
+        from opentelemetry.metrics import Observation  # noqa: PLC0415
         from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: PLC0415
 
-        version = _version()
+        version = _version() or ""
         self._trace = trace
         self._context = context
         self._tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, version, tracer_provider)

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+import arvo_concurrent.postgres  # noqa: F401 - its loggers exist once imported
 from arvo_concurrent import ArvoEvent, create_arvo_event, create_concurrent_event_broker
 from arvo_concurrent.observability import EVENT_LOG_FIELDS, LOGGERS, event_log_fields
 
@@ -42,12 +43,13 @@ def test_an_unreported_failure_is_logged_with_the_events_fields(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event = _event()
-    with caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"):
-        with create_concurrent_event_broker(
-            [{"handler": Failing(), "retry": {"max_retries": 0}}]
-        ) as handle:
-            handle.broker.publish(event)
-            handle.broker.wait_for_idle(WAIT_S)
+    handlers = [{"handler": Failing(), "retry": {"max_retries": 0}}]
+    with (
+        caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"),
+        create_concurrent_event_broker(handlers) as handle,
+    ):
+        handle.broker.publish(event)
+        handle.broker.wait_for_idle(WAIT_S)
     [record] = [r for r in caplog.records if r.name == "arvo_concurrent.broker"]
     assert record.levelno == logging.ERROR
     assert _fields(record) == _expected(event, None)
@@ -59,10 +61,12 @@ def test_a_suppressed_failure_is_logged_at_info_with_its_attempt(
 ) -> None:
     event = _event()
     handlers = [{"handler": Failing(), "on_error": lambda error, info: "SUPPRESS"}]
-    with caplog.at_level(logging.INFO, logger="arvo_concurrent"):
-        with create_concurrent_event_broker(handlers) as handle:
-            handle.broker.publish(event)
-            handle.broker.wait_for_idle(WAIT_S)
+    with (
+        caplog.at_level(logging.INFO, logger="arvo_concurrent"),
+        create_concurrent_event_broker(handlers) as handle,
+    ):
+        handle.broker.publish(event)
+        handle.broker.wait_for_idle(WAIT_S)
     [record] = [r for r in caplog.records if r.getMessage().startswith("Suppressed")]
     assert record.name == "arvo_concurrent.broker.pipeline"
     assert record.levelno == logging.INFO
@@ -70,8 +74,6 @@ def test_a_suppressed_failure_is_logged_at_info_with_its_attempt(
 
 
 def test_every_logger_of_the_library_is_in_the_documented_tree() -> None:
-    import arvo_concurrent.postgres  # noqa: F401 - its loggers exist once imported
-
     library = [
         name
         for name in logging.root.manager.loggerDict
@@ -80,9 +82,7 @@ def test_every_logger_of_the_library_is_in_the_documented_tree() -> None:
     assert library
     for name in library:
         assert any(name == root or name.startswith(root + ".") for root in LOGGERS), name
-    assert set(LOGGERS) - {"arvo_concurrent"} <= {
-        ".".join(name.split(".")[:2]) for name in library
-    }
+    assert set(LOGGERS) - {"arvo_concurrent"} <= {".".join(name.split(".")[:2]) for name in library}
 
 
 def test_event_log_fields_of_an_object_without_event_fields_are_none() -> None:

@@ -41,8 +41,9 @@ class Failing:
 
 
 def test_a_resolve_counts_handled_retried_durations_queue_and_lock_waits(otel: Recorded) -> None:
-    with ConcurrentMachineMemory() as memory:
-        with create_concurrent_event_broker(
+    with (
+        ConcurrentMachineMemory() as memory,
+        create_concurrent_event_broker(
             [
                 {"handler": workflow(memory)},
                 {"handler": FlakyService(failures=1), "retry": {"max_retries": 2}},
@@ -50,8 +51,9 @@ def test_a_resolve_counts_handled_retried_durations_queue_and_lock_waits(otel: R
             on_domained_events=lambda notice: None,
             telemetry=otel.telemetry,
             sleep=lambda seconds: None,
-        ) as handle:
-            assert handle.resolve(start(2), timeout=WAIT_S).data == {"n": 4}
+        ) as handle,
+    ):
+        assert handle.resolve(start(2), timeout=WAIT_S).data == {"n": 4}
     metrics = otel.metrics()
 
     assert _total(metrics, "arvo.events.handled", _topic(WORKFLOW)) == 2  # init + reply
@@ -65,9 +67,11 @@ def test_a_resolve_counts_handled_retried_durations_queue_and_lock_waits(otel: R
     durations = points(metrics, "arvo.handler.duration", _topic(SERVICE))
     assert sum(point.count for point in durations) == 2  # both executions
     [queued] = points(metrics, "arvo.queue.wait", _topic(WORKFLOW))
-    assert queued.count == 2 and queued.min >= 0
+    assert queued.count == 2
+    assert queued.min >= 0
     [locks] = points(metrics, "arvo.memory.lock.wait", _topic(WORKFLOW))
-    assert locks.count == 2 and locks.attributes["arvo.lock.acquired"] is True
+    assert locks.count == 2
+    assert locks.attributes["arvo.lock.acquired"] is True
 
 
 def test_failures_and_suppressions_are_counted_per_topic(otel: Recorded) -> None:

@@ -51,8 +51,9 @@ def _traceparent(span: ReadableSpan) -> str:
 
 def _resolve_through_the_workflow(otel: Recorded) -> tuple[ArvoEvent, list[dict[str, Any]]]:
     domained: list[dict[str, Any]] = []
-    with ConcurrentMachineMemory() as memory:
-        with create_concurrent_event_broker(
+    with (
+        ConcurrentMachineMemory() as memory,
+        create_concurrent_event_broker(
             [
                 {"handler": workflow(memory)},
                 {"handler": FlakyService(failures=1), "retry": {"max_retries": 2}},
@@ -60,8 +61,9 @@ def _resolve_through_the_workflow(otel: Recorded) -> tuple[ArvoEvent, list[dict[
             on_domained_events=domained.append,
             telemetry=otel.telemetry,
             sleep=lambda seconds: None,
-        ) as handle:
-            final = handle.resolve(start(3), timeout=WAIT_S)
+        ) as handle,
+    ):
+        final = handle.resolve(start(3), timeout=WAIT_S)
     return final, domained
 
 
@@ -117,7 +119,8 @@ def test_one_resolve_through_an_orchestrator_a_retried_service_and_a_domain_is_o
     # through the events' traceparent, which names the producer span.
     [audit] = otel.named("publish " + AUDIT)
     [notice] = domained
-    assert notice["domain"] == AUDIT and notice["event"].type == NOTIFY
+    assert notice["domain"] == AUDIT
+    assert notice["event"].type == NOTIFY
     assert notice["event"].traceparent == _traceparent(audit)
     [completion] = otel.named("publish " + CLIENT)
     assert final.traceparent == _traceparent(completion)
@@ -200,10 +203,12 @@ def test_trace_flags_are_read_as_hex(otel: Recorded, flags: str, sampled: bool) 
         return
     [publish] = otel.named("publish com.test.flags")
     [process] = otel.named("process com.test.flags")
-    assert publish.parent is not None and publish.parent.is_remote
+    assert publish.parent is not None
+    assert publish.parent.is_remote
     assert f"{publish.parent.span_id:016x}" == SPAN_ID
     assert publish.parent.trace_flags == int(flags, 16)
-    assert process.parent is not None and process.parent.span_id == publish.context.span_id
+    assert process.parent is not None
+    assert process.parent.span_id == publish.context.span_id
     assert span_id == f"{publish.context.span_id:016x}"
 
 
@@ -272,7 +277,8 @@ def _plain_fields(event: ArvoEvent) -> dict[str, Any]:
 def test_telemetry_without_the_otel_extra_names_the_pip_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    for module in ("opentelemetry", "opentelemetry.trace"):  # as if never installed
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingExtraError, match=r"pip install 'arvo-concurrent\[otel\]'") as info:
         Telemetry()
     assert info.value.extra == "otel"
