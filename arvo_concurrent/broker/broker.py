@@ -186,8 +186,10 @@ class ConcurrentEventBroker(Closeable):
         max_hops: the most events one lineage may publish (a positive int); the ones
             past it are reported as :class:`HopLimitError` instead of being routed.
         telemetry: an :class:`~arvo_concurrent.observability.Telemetry` that traces
-            every publish and handler run and keeps the metrics (None: none; the hot
-            path then pays one ``None`` check per hop).
+            every publish and handler run and keeps the metrics. None, or one whose
+            providers record nothing (no OpenTelemetry SDK installed when the broker is
+            made): the hot path pays one ``None`` check per hop, and :attr:`telemetry`
+            is None.
     """
 
     def __init__(
@@ -216,9 +218,8 @@ class ConcurrentEventBroker(Closeable):
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
         self._pools: set[HandlerPool] = set()
-        self.telemetry = telemetry
-        if telemetry is not None:
-            telemetry.bind(self)
+        # Kept only when it records something: with no SDK installed, nothing per event.
+        self.telemetry = telemetry if telemetry is not None and telemetry.bind(self) else None
 
     # -- subscriptions -------------------------------------------------------------
 

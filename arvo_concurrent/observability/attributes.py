@@ -3,7 +3,8 @@
 Spans carry the messaging attributes (``messaging.system``, ``messaging.operation``,
 ``messaging.destination.name``, ``messaging.message.id``) and the CloudEvents ones
 (``cloudevents.event_id``, ``cloudevents.event_source``, ``cloudevents.event_type``,
-``cloudevents.event_subject``, ``cloudevents.event_spec_version``); metrics carry only the
+``cloudevents.event_subject``) and Arvo's ``arvo.event.parentid`` / ``arvo.event.domain``
+when set; metrics carry only the
 bounded ones (system and destination), never an id or a subject.
 """
 
@@ -35,7 +36,7 @@ LOCK_WAIT_MS = "arvo.lock.wait_ms"
 LOCK_ACQUIRED = "arvo.lock.acquired"
 
 # The legacy and the current semconv names of the operation: publish/process, send/process.
-_OPERATION_TYPES = {"publish": "send", "process": "process", "execute": "process"}
+_OPERATION_TYPES = {"publish": "send", "process": "process"}
 
 
 def event_attributes(event: Any, destination: str, operation: str) -> dict[str, Any]:
@@ -43,7 +44,6 @@ def event_attributes(event: Any, destination: str, operation: str) -> dict[str, 
     attributes: dict[str, Any] = {
         MESSAGING_SYSTEM: SYSTEM,
         "messaging.operation": operation,
-        "messaging.operation.name": operation,
         "messaging.operation.type": _OPERATION_TYPES[operation],
         DESTINATION: destination,
     }
@@ -58,7 +58,6 @@ _EVENT_FIELDS = (
     ("messaging.message.id", "id"),
     ("cloudevents.event_id", "id"),
     ("cloudevents.event_source", "source"),
-    ("cloudevents.event_spec_version", "specversion"),
     ("cloudevents.event_type", "type"),
     ("cloudevents.event_subject", "subject"),
     ("arvo.event.parentid", "parentid"),

@@ -100,6 +100,11 @@ class Telemetry:
         version = _version() or ""
         self._trace = trace
         self._context = context
+        self._providers = (
+            tracer_provider or trace.get_tracer_provider,
+            meter_provider or metrics.get_meter_provider,
+        )
+        self._tracing = self._metering = False
         self._tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, version, tracer_provider)
         self.instruments = Instruments(
             metrics.get_meter(INSTRUMENTATION_SCOPE, version, meter_provider), Observation
@@ -112,15 +117,32 @@ class Telemetry:
 
     # -- broker hooks ---------------------------------------------------------------
 
-    def bind(self, broker: Any) -> None:
-        """Observe ``broker``'s queues (``arvo.events.in_flight`` / ``queued``) while it lives."""
+    def bind(self, broker: Any) -> bool:
+        """Take on ``broker``; whether anything it does would be recorded.
+
+        Looks the providers up now: tracing is on when the tracer provider is an SDK's
+        (not the API's own no-op or proxy provider, which is all there is before an SDK
+        is installed), metrics likewise; once on, they stay on. When neither is, the
+        broker keeps no telemetry and pays nothing per event: install the SDK before
+        making the broker. Observes the broker's queues (``arvo.events.in_flight`` /
+        ``queued``) while it lives.
+        """
+        tracer_provider, meter_provider = (
+            provider() if callable(provider) else provider for provider in self._providers
+        )
+        self._tracing = self._tracing or _records(tracer_provider)
+        self._metering = self._metering or _records(meter_provider)
         self.instruments.observe(broker)
+        return self._tracing or self._metering
 
     def publish(self, event: Any, destination: str, send: Callable[[Any], object]) -> None:
         """Call ``send(event)`` inside a PRODUCER span, the event stamped with its context.
 
         Raises what ``send`` raises (recorded on the span).
         """
+        if not self._tracing:
+            send(event)
+            return
         parent = self._parent_of(event)
         span = self._tracer.start_span(f"publish {destination}", parent, self._kinds[0])
         if span.is_recording():
@@ -142,10 +164,17 @@ class Telemetry:
         ``arvo.queue.wait`` figure. Raises what ``fn`` raises (recorded on the span).
         """
         topic = str(getattr(event, "to", ""))
-        if queued_at:
+        if queued_at and self._metering:
             self.instruments.queue_wait.record(
                 time.perf_counter() - queued_at, self.instruments.topic(topic)
             )
+        if not self._tracing:
+            running = running_telemetry.set(self)
+            try:
+                fn(event, publish)
+            finally:
+                running_telemetry.reset(running)
+            return
         parent = self._extracted(event)
         span = self._tracer.start_span(f"process {topic}", parent, self._kinds[1])
         if span.is_recording():
@@ -169,22 +198,32 @@ class Telemetry:
         """
         return _Executions(self, execute, event, topic)
 
-    def execution(self, execute: Callable[[Any], T], event: Any, topic: str, attempt: int) -> T:
-        """Run ``execute(event)`` as attempt ``attempt`` (see :meth:`executions`)."""
-        span = self._tracer.start_span(f"execute {topic}", None, self._kinds[2])
-        if span.is_recording():
-            span.set_attributes({**event_attributes(event, topic, "execute"), ATTEMPT: attempt})
-        token = self._context.attach(self._trace.set_span_in_context(span))
+    def _timed(self, execute: Callable[[Any], T], event: Any, topic: str) -> T:
+        # An execution without a span: only its duration.
         started = time.perf_counter()
         attributes = self.instruments.topic(topic)
         try:
             return execute(event)
         except BaseException as error:
             attributes = self.instruments.with_error(topic, error)
-            self._failed(span, error)
             raise
         finally:
             self.instruments.handler_duration.record(time.perf_counter() - started, attributes)
+
+    def execution(self, execute: Callable[[Any], T], event: Any, topic: str, attempt: int) -> T:
+        """Run ``execute(event)`` as attempt ``attempt`` (see :meth:`executions`)."""
+        if not self._tracing:
+            return self._timed(execute, event, topic) if self._metering else execute(event)
+        # The parent CONSUMER span has the event's attributes: only the attempt here.
+        span = self._tracer.start_span(f"execute {topic}", None, self._kinds[2])
+        span.set_attribute(ATTEMPT, attempt)
+        token = self._context.attach(self._trace.set_span_in_context(span))
+        try:
+            return self._timed(execute, event, topic) if self._metering else execute(event)
+        except BaseException as error:
+            self._failed(span, error)
+            raise
+        finally:
             self._context.detach(token)
             span.end()
 
@@ -192,6 +231,8 @@ class Telemetry:
         self, topic: str, outcome: str, attempts: int, error: BaseException | None = None
     ) -> None:
         """Count an event's outcome: ``"handled"``, ``"failed"`` or ``"suppressed"``."""
+        if not self._metering:
+            return
         instruments = self.instruments
         if attempts > 1:
             instruments.retried.add(attempts - 1, instruments.topic(topic))
@@ -207,7 +248,7 @@ class Telemetry:
         # Imported here: the arvo layer imports this package, and needs no broker.
         from arvo_concurrent.broker.errors import EventDroppedError  # noqa: PLC0415
 
-        if isinstance(error, EventDroppedError):
+        if self._metering and isinstance(error, EventDroppedError):
             self.instruments.dropped_from(error.topic, error.reason)
 
     def resolve(
@@ -220,6 +261,9 @@ class Telemetry:
 
         Raises what ``publish`` raises (the span then ends at once, failed).
         """
+        if not self._tracing:
+            publish()
+            return
         parent = self._parent_of(event)
         destination = str(getattr(event, "to", ""))
         span = self._tracer.start_span(f"resolve {destination}", parent, self._kinds[2])
@@ -252,13 +296,10 @@ class Telemetry:
             raise
         finally:
             waited = time.perf_counter() - started
-            if span.is_recording():
-                attributes = event_attributes(event, str(getattr(event, "to", "")), "process")
-                span.set_attributes(
-                    {**attributes, LOCK_WAIT_MS: waited * 1000, LOCK_ACQUIRED: acquired}
-                )
+            span.set_attributes({LOCK_WAIT_MS: waited * 1000, LOCK_ACQUIRED: acquired})
             span.end()
-            self.instruments.lock_waited(str(getattr(event, "to", "")), waited, acquired)
+            if self._metering:
+                self.instruments.lock_waited(str(getattr(event, "to", "")), waited, acquired)
         return acquired
 
     # -- context ----------------------------------------------------------------------
@@ -325,6 +366,13 @@ class _Executions:
     def __call__(self) -> Any:
         self.attempt += 1
         return self._telemetry.execution(self._execute, self._event, self._topic, self.attempt)
+
+
+def _records(provider: object) -> bool:
+    # The API package holds only no-op and proxy providers; anything else is an SDK's.
+    return not type(provider).__module__.startswith(
+        ("opentelemetry.trace", "opentelemetry.metrics")
+    )
 
 
 def _version() -> str | None:

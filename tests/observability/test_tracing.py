@@ -256,22 +256,33 @@ def test_events_that_cannot_carry_a_traceparent_still_get_spans(otel: Recorded) 
     assert [span.name for span in spans] == ["publish com.test.plain", "process com.test.plain"]
 
 
-def test_the_api_without_an_sdk_changes_no_event() -> None:
-    # The global providers are the API's no-op ones here: spans do not record, and an
-    # event's own traceparent goes through untouched.
+def test_the_api_without_an_sdk_costs_nothing_and_changes_no_event() -> None:
+    # The global providers are the API's no-op ones here: nothing would be recorded,
+    # so the broker keeps no telemetry, and events go through untouched.
     event = _flagged("01", tracestate="vendor=abc")
     seen: list[ArvoEvent] = []
     with ConcurrentEventBroker(telemetry=Telemetry()) as broker:
+        assert broker.telemetry is None
         broker.subscribe(lambda got, publish: seen.append(got), topic="com.test.flags")
         broker.publish(event)
-        broker.publish(_flagged("01").__class__(**{**_plain_fields(event), "traceparent": None}))
         broker.wait_for_idle(WAIT_S)
+    assert seen == [event]
     assert seen[0] is event
-    assert seen[1].traceparent is None
 
 
-def _plain_fields(event: ArvoEvent) -> dict[str, Any]:
-    return {field: getattr(event, field) for field in event.__struct_fields__}
+def test_tracing_and_metrics_are_on_separately(otel: Recorded) -> None:
+    # An SDK tracer provider and the API's no-op meter: spans, and no metric calls.
+    telemetry = Telemetry(tracer_provider=otel.tracer_provider)
+    with ConcurrentEventBroker(telemetry=telemetry) as broker:
+        assert broker.telemetry is telemetry
+    metrics_only = Telemetry(meter_provider=otel.meter_provider)
+    with ConcurrentEventBroker(telemetry=metrics_only) as broker:
+        assert broker.telemetry is metrics_only
+        broker.subscribe(lambda got, publish: None, topic="com.test.flags")
+        broker.publish(_flagged("01"))
+        broker.wait_for_idle(WAIT_S)
+    assert otel.spans == ()
+    assert "arvo.queue.wait" in otel.metrics()
 
 
 def test_telemetry_without_the_otel_extra_names_the_pip_command(

@@ -1,0 +1,104 @@
+"""What tracing costs: W1 and W5 without OpenTelemetry, with the API only, with the SDK.
+
+``python -m benchmarks.otel_overhead [--repeat 3] [--scale 1.0]``
+
+Each (repetition, mode) runs in a fresh process (the SDK's providers, once made, stay
+for the process), the modes interleaved within each repetition so that a machine that
+gets busier part way through weighs on every mode alike. Figures per process: W1's
+hops/s at prefetch 1 and 8 (the broker row only; its baselines are not needed here) and
+W5's resolve latency p50/p99. Reported: for each mode, the median of each figure and
+its **slowdown** against ``off`` in the same repetition (time with / time without: 1.00
+is free, 1.05 is 5% slower), median and min–max of the repetitions' slowdowns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from benchmarks.otel_modes import ENV, MODES
+from benchmarks.workloads.bench_arvo import hop_request
+from benchmarks.workloads.w1_hops import arvo_broker_wall
+from benchmarks.workloads.w5_latency import run_w5
+
+__all__ = ["measure", "slowdowns"]
+
+_W1_EVENTS = 20_000
+_W1_HOPS = 3
+# Throughputs: a slowdown is without / with. The rest are times: with / without.
+_THROUGHPUTS = frozenset({"W1_p1_hops_per_s", "W1_p8_hops_per_s"})
+
+
+def measure(mode: str, scale: float) -> dict[str, float]:
+    """The figures of one process running with ``mode``'s telemetry."""
+    os.environ[ENV] = mode
+    figures: dict[str, float] = {}
+    events = [hop_request(i) for i in range(max(20, int(_W1_EVENTS * scale)))]
+    for prefetch in (1, 8):
+        wall = arvo_broker_wall(events, prefetch)
+        figures[f"W1_p{prefetch}_hops_per_s"] = _W1_HOPS * len(events) / wall
+    w5 = run_w5({"prefetch": 1}, scale)
+    figures["W5_p50_us"] = w5["p50_us"]
+    figures["W5_p99_us"] = w5["p99_us"]
+    return figures
+
+
+def slowdowns(
+    runs: dict[str, list[dict[str, float]]],
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Per mode and figure: (median, min, max) of the per-repetition slowdown vs ``off``."""
+    table: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for mode, figures in runs.items():
+        table[mode] = {}
+        for name in figures[0]:
+            ratios = [
+                (base[name] / run[name]) if name in _THROUGHPUTS else (run[name] / base[name])
+                for base, run in zip(runs["off"], figures, strict=True)
+            ]
+            table[mode][name] = (statistics.median(ratios), min(ratios), max(ratios))
+    return table
+
+
+def _child(mode: str, scale: float) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.otel_overhead", "--child", mode, "--scale", str(scale)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.otel_overhead")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.child:
+        print(json.dumps(measure(options.child, options.scale)))
+        return 0
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    for repetition in range(options.repeat):
+        for mode in MODES:
+            runs[mode].append(_child(mode, options.scale))
+            print(f"repetition {repetition + 1}, {mode}: {runs[mode][-1]}", file=sys.stderr)
+    table = slowdowns(runs)
+    print("| figure | mode | median | slowdown vs off (median, min–max) |")
+    print("|---|---|---|---|")
+    for name in runs["off"][0]:
+        for mode in MODES:
+            median = statistics.median(run[name] for run in runs[mode])
+            ratio, low, high = table[mode][name]
+            print(f"| {name} | {mode} | {median:,.1f} | {ratio:.3f} ({low:.3f}–{high:.3f}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
