@@ -7,8 +7,22 @@ import logging
 import pytest
 
 import arvo_concurrent.postgres  # noqa: F401 - its loggers exist once imported
-from arvo_concurrent import ArvoEvent, create_arvo_event, create_concurrent_event_broker
+from arvo_concurrent import (
+    ArvoEvent,
+    ConcurrentMachineMemory,
+    create_arvo_event,
+    create_arvo_event_handler,
+    create_concurrent_event_broker,
+)
 from arvo_concurrent.observability import EVENT_LOG_FIELDS, LOGGERS, event_log_fields
+from tests.observability.workflow import (
+    CLIENT,
+    SERVICE,
+    WORKFLOW,
+    service_contract,
+    start,
+    workflow,
+)
 
 WAIT_S = 30.0
 TOPIC = "com.test.logging"
@@ -92,4 +106,46 @@ def test_event_log_fields_of_an_object_without_event_fields_are_none() -> None:
         "event_subject": None,
         "topic": "t",
         "attempt": 2,
+    }
+
+
+def test_the_arvo_layers_records_name_the_event_and_the_handler_topic(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(data: object) -> dict[str, object]:
+        raise ArithmeticError("cannot double")
+
+    service = create_arvo_event_handler(contract=service_contract, handler={"1.0.0": broken})
+    failing_start = start(-1)
+    with (
+        caplog.at_level(logging.WARNING, logger="arvo_concurrent.arvo"),
+        ConcurrentMachineMemory() as memory,
+        create_concurrent_event_broker(
+            [{"handler": workflow(memory)}, {"handler": service}]
+        ) as handle,
+    ):
+        failed = handle.resolve(failing_start, timeout=WAIT_S)
+        request = create_arvo_event(type=SERVICE, source=CLIENT, subject="s", data={"n": 1})
+        reply = handle.resolve(request, timeout=WAIT_S)
+    assert failed.type == f"sys.{WORKFLOW}.error"
+    assert reply.type == f"sys.{SERVICE}.error"
+
+    [workflow_failed] = [r for r in caplog.records if r.getMessage().startswith("Workflow")]
+    assert workflow_failed.levelno == logging.ERROR
+    assert workflow_failed.name == "arvo_concurrent.arvo.orchestration_wrapper"
+    assert _fields(workflow_failed) == {
+        "event_id": failing_start.id,
+        "event_type": WORKFLOW,
+        "event_subject": failing_start.subject,
+        "topic": WORKFLOW,
+        "attempt": None,
+    }
+    [handler_failed] = [r for r in caplog.records if r.getMessage().startswith("Handler")]
+    assert handler_failed.levelno == logging.WARNING
+    assert _fields(handler_failed) == {
+        "event_id": request.id,
+        "event_type": SERVICE,
+        "event_subject": "s",
+        "topic": SERVICE,
+        "attempt": None,
     }

@@ -4,7 +4,8 @@
 the service ``com.test.otel.service`` and, at the same time, sends a domained
 ``com.test.otel.notify`` event (domain ``audit``) that goes to ``on_domained_events``.
 The service fails its first execution (a ``ConnectionError`` the broker retries) and
-answers on the second; the workflow then completes to its initiator.
+answers on the second; the workflow then completes to its initiator. A negative ``n``
+makes the workflow fail at once (its initiator gets a system error event).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def workflow(memory: IMachineMemory) -> Any:
     ) -> dict[str, Any] | None:
         if input is not None:
             n = int(input.data["n"])
+            if n < 0:
+                raise ValueError(f"cannot double {n}")
             return {
                 "context": {"n": n},
                 "services": [
