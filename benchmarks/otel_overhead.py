@@ -2,23 +2,24 @@
 
 ``python -m benchmarks.otel_overhead [--repeat 3] [--scale 1.0]``
 
-Each (repetition, mode) runs in a fresh process (the SDK's providers, once made, stay
-for the process), the modes interleaved within each repetition so that a machine that
-gets busier part way through weighs on every mode alike. Figures per process: W1's
+One process runs every mode (:mod:`benchmarks.otel_modes`; the SDK's providers are the
+Telemetry's own, never the global ones, so the modes cannot leak into each other),
+interleaved within each repetition (off, api, sdk, off, api, sdk...) so that a machine
+that gets busier part way through weighs on every mode alike. Figures per run: W1's
 hops/s at prefetch 1 and 8 (the broker row only; its baselines are not needed here) and
-W5's resolve latency p50/p99. Reported: for each mode, the median of each figure and
-its **slowdown** against ``off`` in the same repetition (time with / time without: 1.00
-is free, 1.05 is 5% slower), median and min–max of the repetitions' slowdowns.
+the CPU time the process spent per hop, and W5's resolve latency p50/p99. Reported:
+for each mode, the median of each figure and its **slowdown** against ``off`` in the
+same repetition (cost with / cost without: 1.00 is free, 1.05 is 5% slower), median
+and min–max over the repetitions.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from benchmarks.otel_modes import ENV, MODES
@@ -30,18 +31,21 @@ __all__ = ["measure", "slowdowns"]
 
 _W1_EVENTS = 20_000
 _W1_HOPS = 3
-# Throughputs: a slowdown is without / with. The rest are times: with / without.
+# Throughputs: a slowdown is without / with. The rest are costs: with / without.
 _THROUGHPUTS = frozenset({"W1_p1_hops_per_s", "W1_p8_hops_per_s"})
 
 
 def measure(mode: str, scale: float) -> dict[str, float]:
-    """The figures of one process running with ``mode``'s telemetry."""
+    """The figures of one run with ``mode``'s telemetry (sets ``ARVO_BENCH_TELEMETRY``)."""
     os.environ[ENV] = mode
     figures: dict[str, float] = {}
     events = [hop_request(i) for i in range(max(20, int(_W1_EVENTS * scale)))]
+    hops = _W1_HOPS * len(events)
     for prefetch in (1, 8):
+        cpu = time.process_time()
         wall = arvo_broker_wall(events, prefetch)
-        figures[f"W1_p{prefetch}_hops_per_s"] = _W1_HOPS * len(events) / wall
+        figures[f"W1_p{prefetch}_hops_per_s"] = hops / wall
+        figures[f"W1_p{prefetch}_cpu_us_per_hop"] = (time.process_time() - cpu) / hops * 1e6
     w5 = run_w5({"prefetch": 1}, scale)
     figures["W5_p50_us"] = w5["p50_us"]
     figures["W5_p99_us"] = w5["p99_us"]
@@ -64,30 +68,15 @@ def slowdowns(
     return table
 
 
-def _child(mode: str, scale: float) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.otel_overhead", "--child", mode, "--scale", str(scale)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    figures: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
-    return figures
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.otel_overhead")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if options.child:
-        print(json.dumps(measure(options.child, options.scale)))
-        return 0
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for repetition in range(options.repeat):
         for mode in MODES:
-            runs[mode].append(_child(mode, options.scale))
+            runs[mode].append(measure(mode, options.scale))
             print(f"repetition {repetition + 1}, {mode}: {runs[mode][-1]}", file=sys.stderr)
     table = slowdowns(runs)
     print("| figure | mode | median | slowdown vs off (median, min–max) |")

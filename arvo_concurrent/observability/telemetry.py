@@ -5,8 +5,11 @@ Pass one to ``create_concurrent_event_broker(..., telemetry=Telemetry())`` (or t
 per hop and nothing else; the library never turns tracing on by itself just because
 ``opentelemetry-api`` happens to be installed. The spans and metrics go to the global
 tracer and meter providers (or the ones given), so the application chooses the SDK,
-the sampler and the exporters; without an SDK the API's no-op providers make every
-span non-recording, and the broker skips building their attributes.
+the sampler and the exporters. A broker made while neither provider is an SDK's (the
+API alone has only no-op and proxy providers) keeps no telemetry: it would record
+nothing, and the API's no-op calls would still cost more per hop than the hop itself.
+Tracing and metrics switch on independently. Span attributes are built only for
+recording spans (a sampler that drops a trace saves that work too).
 
 The trace of one event (W3C trace context in the event's ``traceparent`` and
 ``tracestate``, read and written through ``opentelemetry.propagate``, so the trace

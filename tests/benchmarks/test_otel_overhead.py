@@ -28,7 +28,14 @@ def test_slowdowns_pair_each_repetition_with_the_one_without_telemetry() -> None
 def test_one_process_worth_of_figures(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setenv(ENV, "unset")  # restored after the test; measure() sets it
     figures = measure(mode, scale=0.001)
-    assert set(figures) == {"W1_p1_hops_per_s", "W1_p8_hops_per_s", "W5_p50_us", "W5_p99_us"}
+    assert set(figures) == {
+        "W1_p1_hops_per_s",
+        "W1_p8_hops_per_s",
+        "W1_p1_cpu_us_per_hop",
+        "W1_p8_cpu_us_per_hop",
+        "W5_p50_us",
+        "W5_p99_us",
+    }
     assert all(value > 0 for value in figures.values())
 
 
