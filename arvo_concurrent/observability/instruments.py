@@ -24,6 +24,11 @@ name                            kind            what it counts or measures
 ``arvo.events.queued``          UpDownCounter   waiting events (``TopicStats.waiting``)
                                 (observable)
 ==============================  ==============  ===========================================
+
+``handled``, ``failed``, ``retried``, ``suppressed`` drops and ``arvo.handler.duration``
+come from the handler pipelines of ``create_concurrent_event_broker``; a raw
+``ConcurrentEventBroker.subscribe(fn)`` has no executions to count, only its spans, its
+queue figures and its dropped events.
 """
 
 from __future__ import annotations
