@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.otel_modes import ENV, broker_options, telemetry_for
-from benchmarks.otel_overhead import measure, slowdowns
+from benchmarks.otel_overhead import best, measure, slowdowns
 
 
 def test_slowdowns_pair_each_repetition_with_the_one_without_telemetry() -> None:
@@ -22,6 +22,14 @@ def test_slowdowns_pair_each_repetition_with_the_one_without_telemetry() -> None
     # A throughput's slowdown is without / with; a latency's is with / without.
     assert table["api"]["W1_p1_hops_per_s"] == pytest.approx((100 / 95, 1.0, 2.0))
     assert table["api"]["W5_p50_us"] == pytest.approx((1.04, 1.0, 1.2))
+
+
+def test_the_best_run_is_the_fastest_for_throughputs_and_the_cheapest_for_costs() -> None:
+    runs = [
+        {"W1_p1_hops_per_s": 90.0, "W5_p50_us": 40.0},
+        {"W1_p1_hops_per_s": 120.0, "W5_p50_us": 70.0},
+    ]
+    assert best(runs) == {"W1_p1_hops_per_s": 120.0, "W5_p50_us": 40.0}
 
 
 @pytest.mark.parametrize("mode", ["off", "api"])
