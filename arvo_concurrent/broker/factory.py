@@ -305,7 +305,8 @@ def create_concurrent_event_broker(
         telemetry: an :class:`~arvo_concurrent.observability.Telemetry` (the ``otel``
             extra): OpenTelemetry spans for every publish, delivery, execution, lock
             wait, domained event and resolve, and the broker's metrics. None (the
-            default): no tracing, and no cost beyond a ``None`` check per hop.
+            default), or one that would record nothing (no SDK installed): no tracing,
+            and no cost beyond a ``None`` check per hop.
 
     Returns:
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
