@@ -18,6 +18,7 @@ from arvo_concurrent import (
     create_arvo_event,
     create_concurrent_event_broker,
 )
+from arvo_concurrent.broker.errors import InvalidEventError
 from arvo_concurrent.observability import Telemetry
 from tests.observability.support import Recorded, recorded
 from tests.observability.workflow import (
@@ -295,3 +296,32 @@ def test_telemetry_without_the_otel_extra_names_the_pip_command(
     assert info.value.extra == "otel"
     assert info.value.package == "opentelemetry-api"
     assert isinstance(info.value, ImportError)
+
+
+def test_resolve_async_opens_the_same_root_span(otel: Recorded) -> None:
+    with ConcurrentMachineMemory() as memory:
+        handlers = [{"handler": workflow(memory)}, {"handler": FlakyService(failures=0)}]
+        with create_concurrent_event_broker(
+            handlers, on_domained_events=lambda notice: None, telemetry=otel.telemetry
+        ) as handle:
+            final = handle.resolve_async(start(2)).result(timeout=WAIT_S)
+    assert final.data == {"n": 4}
+    [root] = [span for span in otel.spans if span.parent is None]
+    assert root.name == "resolve " + WORKFLOW
+    assert final.traceparent is not None
+    assert final.traceparent.split("-")[1] == f"{root.context.trace_id:032x}"
+
+
+def test_a_refused_publish_ends_its_span_as_failed(otel: Recorded) -> None:
+    class Nowhere:
+        to = None
+
+    with (
+        ConcurrentEventBroker(telemetry=otel.telemetry) as broker,
+        pytest.raises(InvalidEventError),
+    ):
+        broker.publish(Nowhere())
+    [span] = otel.spans
+    assert span.name == "publish None"
+    assert span.status.status_code is StatusCode.ERROR
+    assert (span.attributes or {})["error.type"] == "InvalidEventError"
