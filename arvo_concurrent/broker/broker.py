@@ -419,8 +419,8 @@ class ConcurrentEventBroker(Closeable):
 
     def _deliver(self, error: Exception, event: Any) -> None:
         # Every reported failure passes here once, whichever path reported it.
-        if self.telemetry is not None:
-            self.telemetry.reported(error, event)
+        if self.telemetry is not None and isinstance(error, EventDroppedError):
+            self.telemetry.dropped(error.topic, error.reason)
         if self._on_error is None:
             self._fallback(error, event)
             return

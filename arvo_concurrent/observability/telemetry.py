@@ -246,13 +246,10 @@ class Telemetry:
         else:
             instruments.dropped_from(topic, "suppressed")
 
-    def reported(self, error: Exception, event: Any) -> None:
-        """Count a failure the broker reports: dropped events by topic and reason."""
-        # Imported here: the arvo layer imports this package, and needs no broker.
-        from arvo_concurrent.broker.errors import EventDroppedError  # noqa: PLC0415
-
-        if self._metering and isinstance(error, EventDroppedError):
-            self.instruments.dropped_from(error.topic, error.reason)
+    def dropped(self, topic: str, reason: str) -> None:
+        """Count an event of ``topic`` the broker dropped for ``reason``."""
+        if self._metering:
+            self.instruments.dropped_from(topic, reason)
 
     def resolve(
         self,
