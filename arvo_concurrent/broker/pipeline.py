@@ -29,7 +29,7 @@ from arvo_concurrent.broker.errors import DomainedEventError, HandlerAbortedErro
 from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, apply_output
 from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
 from arvo_concurrent.broker.tracking import Lineage
-from arvo_concurrent.observability.logfields import event_log_fields
+from arvo_concurrent.observability.logfields import event_log_fields, reporting_attempts
 
 __all__ = ["HandlerCounters", "HandlerPipeline", "Report"]
 
@@ -161,7 +161,8 @@ class HandlerPipeline:
             self._counts.add(failed=1, **attempts)
             self._observe("failed", outcome.attempts, outcome.error)
             outcome.error.add_note(f"after {outcome.attempts} attempt(s) ({outcome.reason})")
-            self._report(outcome.error, source, lineage)
+            with reporting_attempts(outcome.attempts):
+                self._report(outcome.error, source, lineage)
             return None
         produced = list(outcome.value or ())
         try:

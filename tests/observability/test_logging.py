@@ -57,16 +57,16 @@ def test_an_unreported_failure_is_logged_with_the_events_fields(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event = _event()
-    handlers = [{"handler": Failing(), "retry": {"max_retries": 0}}]
+    handlers = [{"handler": Failing(), "retry": {"max_retries": 1}}]
     with (
         caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker"),
-        create_concurrent_event_broker(handlers) as handle,
+        create_concurrent_event_broker(handlers, sleep=lambda seconds: None) as handle,
     ):
         handle.broker.publish(event)
         handle.broker.wait_for_idle(WAIT_S)
     [record] = [r for r in caplog.records if r.name == "arvo_concurrent.broker"]
     assert record.levelno == logging.ERROR
-    assert _fields(record) == _expected(event, None)
+    assert _fields(record) == _expected(event, 2)  # failed after two executions
     assert "no answer" in capsys.readouterr().err  # the once-per-kind stderr line
 
 
