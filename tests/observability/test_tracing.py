@@ -187,7 +187,7 @@ def _consume(otel: Recorded, event: ArvoEvent) -> ArvoEvent:
 
 
 # W3C trace flags are two hex digits; bit 0 is "sampled", bit 1 "random" (level 2).
-# "0a" (10) and "0b" (11) are what a base-10 parse gets wrong: it reads them as NaN.
+# "0a" (10) and "0b" (11) are what a base-10 parse gets wrong (it stops at the letter).
 @pytest.mark.parametrize(
     ("flags", "sampled"), [("01", True), ("00", False), ("0a", False), ("0b", True)]
 )
