@@ -32,5 +32,6 @@ LOGGERS = {
     "arvo_concurrent.memory": "the in-process machine memory and its actor",
     "arvo_concurrent.postgres": "the PostgreSQL machine memory (the postgres extra)",
     "arvo_concurrent.actors": "worker pools, the router, the scheduler, actor lifecycles",
+    "arvo_concurrent.observability": "telemetry: a broker made with one that records nothing",
 }
 """The documented logger tree: each logger and what it logs (modules log to children)."""

@@ -36,6 +36,7 @@ Spans carry the messaging and CloudEvents attributes of
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["INSTRUMENTATION_SCOPE", "Telemetry"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 INSTRUMENTATION_SCOPE = "arvo_concurrent"
 """The name of the tracer and the meter (the instrumentation scope)."""
@@ -136,6 +139,12 @@ class Telemetry:
         self._tracing = self._tracing or _records(tracer_provider)
         self._metering = self._metering or _records(meter_provider)
         self.instruments.observe(broker)
+        if not (self._tracing or self._metering):
+            _log.info(
+                "%r runs without telemetry: no OpenTelemetry SDK tracer or meter provider is "
+                "installed (the API's own providers record nothing)",
+                broker,
+            )
         return self._tracing or self._metering
 
     def publish(self, event: Any, destination: str, send: Callable[[Any], object]) -> None:

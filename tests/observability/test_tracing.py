@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -257,13 +258,20 @@ def test_events_that_cannot_carry_a_traceparent_still_get_spans(otel: Recorded) 
     assert [span.name for span in spans] == ["publish com.test.plain", "process com.test.plain"]
 
 
-def test_the_api_without_an_sdk_costs_nothing_and_changes_no_event() -> None:
+def test_the_api_without_an_sdk_costs_nothing_and_changes_no_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # The global providers are the API's no-op ones here: nothing would be recorded,
-    # so the broker keeps no telemetry, and events go through untouched.
+    # so the broker keeps no telemetry (and says so), and events go through untouched.
     event = _flagged("01", tracestate="vendor=abc")
     seen: list[ArvoEvent] = []
-    with ConcurrentEventBroker(telemetry=Telemetry()) as broker:
+    with (
+        caplog.at_level(logging.INFO, logger="arvo_concurrent.observability"),
+        ConcurrentEventBroker(telemetry=Telemetry()) as broker,
+    ):
         assert broker.telemetry is None
+        [record] = caplog.records
+        assert "runs without telemetry" in record.getMessage()
         broker.subscribe(lambda got, publish: seen.append(got), topic="com.test.flags")
         broker.publish(event)
         broker.wait_for_idle(WAIT_S)
