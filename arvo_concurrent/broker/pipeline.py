@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -30,6 +30,9 @@ from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, appl
 from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
 from arvo_concurrent.broker.tracking import Lineage
 from arvo_concurrent.observability.logfields import event_log_fields, reporting_attempts
+
+if TYPE_CHECKING:
+    from arvo_concurrent.observability.telemetry import Executions
 
 __all__ = ["HandlerCounters", "HandlerPipeline", "Report"]
 
@@ -86,7 +89,12 @@ class HandlerPipeline:
     """Runs events of one handler; the ``fn(event, publish)`` its subscription calls.
 
     Thread-safe: the pool calls it from up to ``prefetch`` workers at once.
+
+    With telemetry, each execution is a CONSUMER span of its own (the broker gives the
+    pipeline the event's trace context instead of a span: ``traces_executions``).
     """
+
+    traces_executions = True
 
     def __init__(
         self,
@@ -118,13 +126,29 @@ class HandlerPipeline:
         """Run ``event`` through middleware, the handler and fan-out. Never raises."""
         # The broker's publish knows the event's lineage: failures are recorded on it.
         lineage: Lineage = getattr(publish, "lineage", ())
-        outputs = self._execute(event, lineage)
+        if self._telemetry is None:
+            self._run(event, publish, lineage, None)
+            return
+        traced = self._telemetry.executions(self._topic)
+        try:
+            self._run(event, publish, lineage, traced)
+        finally:  # the successful execution's span held the outputs' publishes
+            traced.finish()
+
+    def _run(
+        self,
+        event: Any,
+        publish: Callable[[Any], None],
+        lineage: Lineage,
+        traced: Executions | None,
+    ) -> None:
+        outputs = self._execute(event, lineage, traced)
         if outputs is None:
             return
         for output in outputs:
             self._emit(output, publish, lineage)
 
-    def _execute(self, event: Any, lineage: Lineage) -> list[Any] | None:
+    def _execute(self, event: Any, lineage: Lineage, traced: Executions | None) -> list[Any] | None:
         try:
             source = apply_input(self._config.middleware.input, event)
         except MiddlewareError as error:
@@ -134,11 +158,7 @@ class HandlerPipeline:
             return None
         execute = self._config.handler.execute
         outcome = run_with_retries(
-            (
-                (lambda: execute(source))
-                if self._telemetry is None
-                else self._telemetry.executions(execute, source, self._topic)
-            ),
+            (lambda: execute(source)) if traced is None else traced.call(execute, source),
             self._config.retry,
             event=source,
             closing=self._closing,
@@ -170,6 +190,8 @@ class HandlerPipeline:
         except MiddlewareError as error:
             self._counts.add(failed=1, **attempts)
             self._observe("failed", outcome.attempts, error)
+            if traced is not None:
+                traced.finish(error)
             error.add_note("not retried: the handler had already run; no output was emitted")
             self._report(error, source, lineage)
             return None

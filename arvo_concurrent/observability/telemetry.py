@@ -19,11 +19,12 @@ flags are hexadecimal as W3C says):
   (the handler run that emitted the event, a ``resolve``, the caller's own span) or,
   when there is none, of the event's own ``traceparent``. The event is re-stamped with
   this span's context, so every emitted event carries it on to the next hop.
-* ``process <to>`` (CONSUMER), one per delivery to a handler, on the pool worker
-  thread, parented from the event's ``traceparent``: the trace crosses threads.
-* ``execute <to>`` (INTERNAL), one per execution of the handler inside it (a retry
-  is a second one, ``arvo.attempt`` numbers them); a workflow step's lock wait is a
-  ``lock workflow`` child span of the execution (``arvo.lock.wait_ms``).
+* ``process <to>`` (CONSUMER), one per execution of a handler, on the pool worker
+  thread, parented from the event's ``traceparent``: the trace crosses threads, and a
+  retry is a sibling (``arvo.attempt`` numbers them). The outputs of the execution that
+  succeeded are published inside its span. A workflow step's lock wait is a
+  ``lock workflow`` child span of the execution (``arvo.lock.wait_ms``). A raw
+  ``subscribe(fn)`` gets one per delivery.
 * ``publish <domain>`` (PRODUCER) for a domained event handed to
   ``on_domained_events``, which gets the event stamped with it.
 * ``resolve <to>`` (INTERNAL) from ``resolve()``/``resolve_async()`` to the end of the
@@ -36,6 +37,7 @@ Spans carry the messaging and CloudEvents attributes of
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -56,6 +58,8 @@ from arvo_concurrent.observability.attributes import (
 from arvo_concurrent.observability.instruments import Instruments
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from opentelemetry.context import Context
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.propagators.textmap import TextMapPropagator
@@ -170,74 +174,70 @@ class Telemetry:
     def consume(
         self, event: Any, queued_at: float, fn: Callable[[Any, Any], object], publish: Any
     ) -> None:
-        """Run ``fn(event, publish)`` inside a CONSUMER span parented from the event.
+        """Run ``fn(event, publish)`` in the event's trace context, on a pool worker.
 
-        ``queued_at`` (a ``time.perf_counter()`` reading, 0 if unknown) gives the
-        ``arvo.queue.wait`` figure. Raises what ``fn`` raises (recorded on the span).
+        A ``fn`` that traces its own executions (``fn.traces_executions``, as a handler
+        pipeline does: one CONSUMER span per execution, see :meth:`executions`) runs in
+        the context read from the event; any other gets one CONSUMER span, parented
+        from the event. ``queued_at`` (a ``time.perf_counter()`` reading, 0 if unknown)
+        gives the ``arvo.queue.wait`` figure. Raises what ``fn`` raises (recorded).
         """
         topic = str(getattr(event, "to", ""))
         if queued_at and self._metering:
             self.instruments.queue_wait.record(
                 time.perf_counter() - queued_at, self.instruments.topic(topic)
             )
-        if not self._tracing:
-            running = running_telemetry.set(self)
-            try:
-                fn(event, publish)
-            finally:
-                running_telemetry.reset(running)
-            return
-        parent = self._extracted(event)
-        span = self._tracer.start_span(f"process {topic}", parent, self._kinds[1])
-        if span.is_recording():
-            span.set_attributes(event_attributes(event, topic, "process"))
-        token = self._context.attach(self._trace.set_span_in_context(span, parent))
         running = running_telemetry.set(self)
         try:
-            fn(event, publish)
-        except BaseException as error:
-            self._failed(span, error)
-            raise
+            if not self._tracing:
+                fn(event, publish)
+            elif getattr(fn, "traces_executions", False):
+                token = self._context.attach(self._extracted(event))
+                try:
+                    fn(event, publish)
+                finally:
+                    self._context.detach(token)
+            else:
+                _, span, opened = self._in_consumer_span(event, topic, lambda: fn(event, publish))
+                self._closed(span, opened)
         finally:
             running_telemetry.reset(running)
-            self._context.detach(token)
-            span.end()
 
-    def executions(self, execute: Callable[[Any], T], event: Any, topic: str) -> Callable[[], T]:
-        """``call()`` running ``execute(event)`` once per call, each in an ``execute`` span.
+    def executions(self, topic: str) -> Executions:
+        """The executions of one event by the handler at ``topic`` (see :class:`Executions`)."""
+        return Executions(self, topic)
 
-        The calls are numbered (``arvo.attempt``); each records ``arvo.handler.duration``.
-        """
-        return _Executions(self, execute, event, topic)
-
-    def _timed(self, execute: Callable[[Any], T], event: Any, topic: str) -> T:
-        # An execution without a span: only its duration.
-        started = time.perf_counter()
-        attributes = self.instruments.topic(topic)
+    def _in_consumer_span(
+        self, event: Any, topic: str, call: Callable[[], T], attempt: int = 0
+    ) -> tuple[T, Span, Token[Context]]:
+        # Runs call() in a new CONSUMER span that is left open and current on success
+        # (returned with its context token, for the caller to close); closed on failure.
+        parent = self._context.get_current()
+        if not self._trace.get_current_span(parent).get_span_context().is_valid:
+            parent = self._extracted(event)
+        span = self._tracer.start_span(f"process {topic}", parent, self._kinds[1])
+        if span.is_recording():
+            attributes = event_attributes(event, topic, "process")
+            if attempt:
+                attributes[ATTEMPT] = attempt
+            span.set_attributes(attributes)
+        token = self._context.attach(self._trace.set_span_in_context(span, parent))
         try:
-            return execute(event)
-        except BaseException as error:
-            attributes = self.instruments.with_error(topic, error)
-            raise
-        finally:
-            self.instruments.handler_duration.record(time.perf_counter() - started, attributes)
-
-    def execution(self, execute: Callable[[Any], T], event: Any, topic: str, attempt: int) -> T:
-        """Run ``execute(event)`` as attempt ``attempt`` (see :meth:`executions`)."""
-        if not self._tracing:
-            return self._timed(execute, event, topic) if self._metering else execute(event)
-        # The parent CONSUMER span has the event's attributes: only the attempt here.
-        span = self._tracer.start_span(f"execute {topic}", None, self._kinds[2])
-        span.set_attribute(ATTEMPT, attempt)
-        token = self._context.attach(self._trace.set_span_in_context(span))
-        try:
-            return self._timed(execute, event, topic) if self._metering else execute(event)
+            value = call()
         except BaseException as error:
             self._failed(span, error)
-            raise
-        finally:
             self._context.detach(token)
             span.end()
+            raise
+        return value, span, token
+
+    def _closed(
+        self, span: Span, token: Token[Context], error: BaseException | None = None
+    ) -> None:
+        if error is not None:
+            self._failed(span, error)
+        self._context.detach(token)
+        span.end()
 
     def count_outcome(
         self, topic: str, outcome: str, attempts: int, error: BaseException | None = None
@@ -358,23 +358,62 @@ class Telemetry:
             span.set_status(status(code, f"{type(error).__name__}: {error}"))
 
 
-class _Executions:
-    """The ``call()`` of :meth:`Telemetry.executions`: counts its calls as attempts."""
+class Executions:
+    """The executions of one event by one handler: a CONSUMER span each, and their figures.
 
-    __slots__ = ("_event", "_execute", "_telemetry", "_topic", "attempt")
+    :meth:`call` gives the ``call()`` the retry loop repeats. Each call is one execution,
+    numbered (``arvo.attempt``), timed into ``arvo.handler.duration`` and run in its own
+    ``process <topic>`` CONSUMER span, parented from the event's context (which the
+    broker made current), so retries are siblings. A failed execution's span ends with
+    it; the successful one stays open and current, so that the events published next
+    (the outputs) are its children, until :meth:`finish`. Used by one thread at a time
+    (the worker that runs the event).
+    """
 
-    def __init__(
-        self, telemetry: Telemetry, execute: Callable[[Any], Any], event: Any, topic: str
-    ) -> None:
+    __slots__ = ("_open", "_telemetry", "_topic", "attempt")
+
+    def __init__(self, telemetry: Telemetry, topic: str) -> None:
         self._telemetry = telemetry
-        self._execute = execute
-        self._event = event
         self._topic = topic
+        self._open: tuple[Span, Token[Context]] | None = None
         self.attempt = 0
 
-    def __call__(self) -> Any:
+    def call(self, execute: Callable[[Any], T], event: Any) -> Callable[[], T]:
+        """``call()``: one more execution of ``execute(event)``."""
+        return functools.partial(self._execute, execute, event)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """End the successful execution's span (failed with ``error``, if given). Idempotent."""
+        if self._open is not None:
+            span, token = self._open
+            self._open = None
+            self._telemetry._closed(span, token, error)
+
+    def _execute(self, execute: Callable[[Any], T], event: Any) -> T:
         self.attempt += 1
-        return self._telemetry.execution(self._execute, self._event, self._topic, self.attempt)
+        telemetry = self._telemetry
+        run = functools.partial(self._timed if telemetry._metering else _plain, execute, event)
+        if not telemetry._tracing:
+            return run()
+        value, span, token = telemetry._in_consumer_span(event, self._topic, run, self.attempt)
+        self._open = (span, token)
+        return value
+
+    def _timed(self, execute: Callable[[Any], T], event: Any) -> T:
+        instruments = self._telemetry.instruments
+        started = time.perf_counter()
+        attributes = instruments.topic(self._topic)
+        try:
+            return execute(event)
+        except BaseException as error:
+            attributes = instruments.with_error(self._topic, error)
+            raise
+        finally:
+            instruments.handler_duration.record(time.perf_counter() - started, attributes)
+
+
+def _plain(execute: Callable[[Any], T], event: Any) -> T:
+    return execute(event)
 
 
 def _records(provider: object) -> bool:

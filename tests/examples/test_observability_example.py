@@ -29,8 +29,8 @@ def test_the_example_prints_the_spans_and_the_metrics_of_its_resolves() -> None:
     span_lines = [line for line in text.splitlines() if line.startswith("span ")]
     names = [line.split("'")[1] for line in span_lines]
     assert names.count("resolve com.example.calculator.add") == 3
-    assert names.count("process com.example.calculator.add") == 3
-    assert names.count("execute com.example.calculator.add") == 4  # one retry
+    assert names.count("publish com.example.calculator.add") == 3
+    assert names.count("process com.example.calculator.add") == 4  # one per execution: a retry
     # The metrics JSON: everything between the last span line and the results line.
     body = text[text.rindex(span_lines[-1]) + len(span_lines[-1]) : text.rindex("results:")]
     exported = json.loads(body)

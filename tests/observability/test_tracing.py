@@ -77,7 +77,7 @@ def test_one_resolve_through_an_orchestrator_a_retried_service_and_a_domain_is_o
 
     spans = otel.spans
     [root] = [span for span in spans if span.parent is None]
-    locked_step = ("execute " + WORKFLOW, [("lock workflow", [])])
+    lock = ("lock workflow", [])
     assert _tree(root, spans) == (
         "resolve " + WORKFLOW,
         [
@@ -87,35 +87,22 @@ def test_one_resolve_through_an_orchestrator_a_retried_service_and_a_domain_is_o
                     (
                         "process " + WORKFLOW,
                         [
-                            locked_step,
-                            (
-                                "publish " + SERVICE,
-                                [
-                                    (
-                                        "process " + SERVICE,
-                                        [
-                                            ("execute " + SERVICE, []),  # ConnectionError
-                                            ("execute " + SERVICE, []),  # the retry
-                                            (
-                                                "publish " + WORKFLOW,
-                                                [
-                                                    (
-                                                        "process " + WORKFLOW,
-                                                        [locked_step, ("publish " + CLIENT, [])],
-                                                    )
-                                                ],
-                                            ),
-                                        ],
-                                    )
-                                ],
-                            ),
+                            lock,
+                            ("publish " + SERVICE, [
+                                ("process " + SERVICE, []),  # ConnectionError
+                                ("process " + SERVICE, [  # the retry, a sibling
+                                    ("publish " + WORKFLOW, [
+                                        ("process " + WORKFLOW, [lock, ("publish " + CLIENT, [])])
+                                    ])
+                                ]),
+                            ]),
                             ("publish " + AUDIT, []),
                         ],
                     )
                 ],
             )
         ],
-    )
+    )  # fmt: skip
     assert {span.context.trace_id for span in spans} == {root.context.trace_id}
     # Producer and consumer spans ran on different threads: the context crossed them
     # through the events' traceparent, which names the producer span.
@@ -136,10 +123,15 @@ def test_spans_carry_kinds_attempts_errors_and_cloudevents_attributes(otel: Reco
         "resolve": SpanKind.INTERNAL,
         "publish": SpanKind.PRODUCER,
         "process": SpanKind.CONSUMER,
-        "execute": SpanKind.INTERNAL,
         "lock": SpanKind.INTERNAL,
     }
-    first, retry = sorted(otel.named("execute " + SERVICE), key=lambda s: s.start_time or 0)
+    first, retry = sorted(otel.named("process " + SERVICE), key=lambda s: s.start_time or 0)
+    [publish_service] = otel.named("publish " + SERVICE)
+    # Both parented from the event's traceparent, which names the publish span.
+    assert first.parent is not None
+    assert retry.parent is not None
+    assert first.parent.span_id == retry.parent.span_id == publish_service.context.span_id
+    assert first.parent.is_remote
     assert (first.attributes or {})["arvo.attempt"] == 1
     assert (retry.attributes or {})["arvo.attempt"] == 2
     assert first.status.status_code is StatusCode.ERROR
