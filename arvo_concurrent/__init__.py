@@ -9,6 +9,11 @@ change. Three parts:
   (:class:`ConcurrentMachineMemory`);
 * the broker: per-handler concurrency on Pykka actors, retries, middleware, domained
   events and ``resolve()`` (:func:`create_concurrent_event_broker`).
+
+Optional parts, each a documented public subpackage that this module never imports:
+``arvo_concurrent.postgres`` (the PostgreSQL memory), ``arvo_concurrent.observability``
+(OpenTelemetry traces and metrics, the log record fields) and ``arvo_concurrent.interop``
+(the CloudEvents SDK).
 """
 
 from __future__ import annotations
