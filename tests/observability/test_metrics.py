@@ -129,3 +129,22 @@ def test_in_flight_and_queued_are_observed_and_dropped_events_counted(otel: Reco
     assert _total(after, "arvo.events.dropped", dropped) == 2
     # Observed again once the topic is gone: nothing in flight for it any more.
     assert [p.value for p in points(after, "arvo.events.in_flight", _topic(TOPIC))] in ([], [0])
+
+
+def test_an_input_middleware_failure_counts_as_failed_without_an_execution(
+    otel: Recorded,
+) -> None:
+    def refuse(event: ArvoEvent) -> ArvoEvent:
+        raise ValueError("not for us")
+
+    handlers = [{"handler": Failing(), "middleware": {"input": [refuse]}}]
+    with create_concurrent_event_broker(
+        handlers, on_broker_error=lambda error, event: None, telemetry=otel.telemetry
+    ) as handle:
+        handle.broker.publish(_event())
+        handle.broker.wait_for_idle(WAIT_S)
+    metrics = otel.metrics()
+    failed = _topic(TOPIC, **{"error.type": "MiddlewareError"})
+    assert _total(metrics, "arvo.events.failed", failed) == 1
+    assert points(metrics, "arvo.handler.duration") == []  # the handler never ran
+    assert otel.named("process " + TOPIC) == []  # no execution, so no CONSUMER span

@@ -325,3 +325,26 @@ def test_a_refused_publish_ends_its_span_as_failed(otel: Recorded) -> None:
     assert span.name == "publish None"
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["error.type"] == "InvalidEventError"
+
+
+def test_an_output_middleware_failure_fails_the_execution_span_and_counts(
+    otel: Recorded,
+) -> None:
+    def refuse(source: ArvoEvent, outputs: list[ArvoEvent]) -> list[ArvoEvent]:
+        raise ConnectionError("audit store down")
+
+    reported: list[Exception] = []
+    handlers = [{"handler": FlakyService(failures=0), "middleware": {"output": refuse}}]
+    request = create_arvo_event(type=SERVICE, source=CLIENT, subject="s", data={"n": 1})
+    with create_concurrent_event_broker(
+        handlers,
+        on_broker_error=lambda error, event: reported.append(error),
+        telemetry=otel.telemetry,
+    ) as handle:
+        handle.broker.publish(request)
+        handle.broker.wait_for_idle(WAIT_S)
+    [process] = otel.named("process " + SERVICE)
+    assert process.status.status_code is StatusCode.ERROR
+    assert (process.attributes or {})["error.type"] == "MiddlewareError"
+    assert [type(error).__name__ for error in reported] == ["MiddlewareError"]
+    assert otel.named("publish " + CLIENT) == []  # nothing was emitted
