@@ -9,6 +9,11 @@ change. Three parts:
   (:class:`ConcurrentMachineMemory`);
 * the broker: per-handler concurrency on Pykka actors, retries, middleware, domained
   events and ``resolve()`` (:func:`create_concurrent_event_broker`).
+
+Optional parts, each a documented public subpackage that this module never imports:
+``arvo_concurrent.postgres`` (the PostgreSQL memory), ``arvo_concurrent.observability``
+(OpenTelemetry traces and metrics, the log record fields) and ``arvo_concurrent.interop``
+(the CloudEvents SDK).
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ from arvo_concurrent.broker.factory import (
 from arvo_concurrent.broker.middleware import MiddlewareError
 from arvo_concurrent.broker.pipeline import HandlerCounters
 from arvo_concurrent.broker.retry import ErrorDecision, OnErrorAnswerError, RetryInfo
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.errors import ArvoConcurrentError, ClosedError, MissingExtraError
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     FencingError,
@@ -118,6 +123,7 @@ __all__ = [
     "MemoryConfigError",
     "MemoryTimeoutError",
     "MiddlewareError",
+    "MissingExtraError",
     "OnErrorAnswerError",
     "QueueFullError",
     "ResolveError",

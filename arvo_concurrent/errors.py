@@ -8,7 +8,7 @@ either. Errors carry the event or id they are about as attributes.
 
 from __future__ import annotations
 
-__all__ = ["ArvoConcurrentError", "ClosedError"]
+__all__ = ["ArvoConcurrentError", "ClosedError", "MissingExtraError"]
 
 
 class ArvoConcurrentError(Exception):
@@ -25,3 +25,25 @@ class ClosedError(ArvoConcurrentError, RuntimeError):
     def __init__(self, component: str) -> None:
         super().__init__(f"The {component} is closed and accepts no more work")
         self.component = component
+
+
+class MissingExtraError(ArvoConcurrentError, ImportError):
+    """An optional feature was used without the extra that installs its packages.
+
+    Raised when the feature is first used (never on ``import arvo_concurrent``); the
+    message holds the pip command that installs what is missing.
+
+    Attributes:
+        extra: the extra to install (``"otel"``, ``"cloudevents"``...).
+        package: the distribution that could not be imported.
+        feature: what was being used.
+    """
+
+    def __init__(self, extra: str, package: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{package}' package, which is not installed: "
+            f"pip install 'arvo-concurrent[{extra}]'"
+        )
+        self.extra = extra
+        self.package = package
+        self.feature = feature

@@ -21,10 +21,13 @@ ROOT = "<root>"  # arvo_concurrent/__init__.py, the public face
 # part -> the parts it may import (itself always allowed). Lower layers first.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "actors": {"errors"},
+    "extras": {"errors"},
+    "observability": {"errors", "extras"},
+    "actors": {"errors", "observability"},
     "memory": {"errors", "actors"},
-    "arvo": {"errors", "memory"},
-    "broker": {"errors", "actors", "arvo"},
+    "arvo": {"errors", "memory", "observability"},
+    "broker": {"errors", "actors", "arvo", "observability"},
+    "interop": {"errors", "extras", "arvo"},
     "postgres": {"errors", "actors", "memory"},
     # The root re-exports the in-process library; never postgres (psycopg is optional).
     ROOT: {"errors", "actors", "memory", "arvo", "broker"},

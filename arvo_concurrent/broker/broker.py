@@ -56,8 +56,9 @@ import functools
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import pykka
@@ -93,6 +94,9 @@ from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
 from arvo_concurrent.errors import ClosedError
+
+if TYPE_CHECKING:
+    from arvo_concurrent.observability.telemetry import Telemetry
 
 __all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "OnError", "Publish"]
 
@@ -150,12 +154,14 @@ class Delivery(msgspec.Struct, frozen=True):
     """An event on its way to a handler, with the trackers it counts in.
 
     ``publish`` is the lineage's publisher, None for the lineage's first event (its
-    handler's run makes it).
+    handler's run makes it). ``queued_at``: when it was routed (``time.perf_counter()``),
+    kept only for a broker with telemetry (its ``arvo.queue.wait``); 0 otherwise.
     """
 
     event: Any
     lineage: Lineage
     publish: LineagePublisher | None
+    queued_at: float = 0.0
 
 
 class ConcurrentEventBroker(Closeable):
@@ -179,9 +185,20 @@ class ConcurrentEventBroker(Closeable):
             stderr line per kind of error (see :mod:`~arvo_concurrent.broker.reporting`).
         max_hops: the most events one lineage may publish (a positive int); the ones
             past it are reported as :class:`HopLimitError` instead of being routed.
+        telemetry: an :class:`~arvo_concurrent.observability.Telemetry` that traces
+            every publish and handler run and keeps the metrics. None, or one whose
+            providers record nothing (no OpenTelemetry SDK installed when the broker is
+            made): the hot path pays one ``None`` check per hop, and :attr:`telemetry`
+            is None.
     """
 
-    def __init__(self, on_error: OnError | None = None, *, max_hops: int = DEFAULT_MAX_HOPS):
+    def __init__(
+        self,
+        on_error: OnError | None = None,
+        *,
+        max_hops: int = DEFAULT_MAX_HOPS,
+        telemetry: Telemetry | None = None,
+    ):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
         if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:
@@ -201,6 +218,8 @@ class ConcurrentEventBroker(Closeable):
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
         self._pools: set[HandlerPool] = set()
+        # Kept only when it records something: with no SDK installed, nothing per event.
+        self.telemetry = telemetry if telemetry is not None and telemetry.bind(self) else None
 
     # -- subscriptions -------------------------------------------------------------
 
@@ -310,6 +329,16 @@ class ConcurrentEventBroker(Closeable):
         self._route(event, (self._tracker, *trackers), None)
 
     def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
+        if self.telemetry is None:
+            self._route_now(event, lineage, publisher)
+        else:  # a PRODUCER span around the routing; the event goes stamped with it
+            self.telemetry.publish(
+                event,
+                str(getattr(event, "to", None)),
+                lambda stamped: self._route_now(stamped, lineage, publisher),
+            )
+
+    def _route_now(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
         # publisher: the lineage's, None for its first event (hop 0, nothing to count).
         if self._closed:
             raise ClosedError("broker")
@@ -326,7 +355,8 @@ class ConcurrentEventBroker(Closeable):
             self.report(RoutingError(event, to, self.topics), event, lineage=lineage)
             return
         acquire(lineage)
-        admission = pool.submit(Delivery(event, lineage, publisher))
+        queued_at = 0.0 if self.telemetry is None else time.perf_counter()
+        admission = pool.submit(Delivery(event, lineage, publisher, queued_at))
         if admission is _ACCEPTED:
             return
         if admission is Admission.FULL:
@@ -360,7 +390,10 @@ class ConcurrentEventBroker(Closeable):
                     return
         publish = item.publish or LineagePublisher(self, lineage, itertools.count(1))
         try:
-            fn(item.event, publish)
+            if self.telemetry is None:
+                fn(item.event, publish)
+            else:  # a CONSUMER span, parented from the event's traceparent
+                self.telemetry.consume(item.event, item.queued_at, fn, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
             self.report(error, item.event, lineage)
         except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
@@ -385,6 +418,9 @@ class ConcurrentEventBroker(Closeable):
         self._deliver(error, event)
 
     def _deliver(self, error: Exception, event: Any) -> None:
+        # Every reported failure passes here once, whichever path reported it.
+        if self.telemetry is not None and isinstance(error, EventDroppedError):
+            self.telemetry.dropped(error.topic, error.reason)
         if self._on_error is None:
             self._fallback(error, event)
             return

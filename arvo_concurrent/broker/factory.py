@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from arvo_concurrent.actors.lifecycle import (
     Closeable,
@@ -34,6 +34,9 @@ from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
 from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
+
+if TYPE_CHECKING:
+    from arvo_concurrent.observability.telemetry import Telemetry
 
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
@@ -245,7 +248,14 @@ class ConcurrentEventBrokerHandle(Closeable):
                 f"Please update the event.source, the given is '{source}'"
             )
         resolution = _Resolution(event, source, missing)
-        self.broker.publish(event, trackers=[resolution.tracker])
+        tracker = resolution.tracker
+        telemetry = self.broker.telemetry
+        if telemetry is None:
+            self.broker.publish(event, trackers=[tracker])
+        else:  # a span from the publish to the end of the lineage
+            telemetry.resolve(
+                event, lambda: self.broker.publish(event, trackers=[tracker]), tracker.when_idle
+            )
         return resolution
 
     def handler_stats(self, source: str) -> HandlerCounters | None:
@@ -273,6 +283,7 @@ def create_concurrent_event_broker(
     *,
     max_hops: int = DEFAULT_MAX_HOPS,
     sleep: Callable[[float], object] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ConcurrentEventBrokerHandle:
     """Build a broker that runs Arvo handlers, each at its own prefetch, with retries.
 
@@ -291,6 +302,11 @@ def create_concurrent_event_broker(
         max_hops: the most events one lineage may publish; the ones past it are
             reported as :class:`HopLimitError` (see :class:`ConcurrentEventBroker`).
         sleep: the retry backoff; tests inject one that records the waits.
+        telemetry: an :class:`~arvo_concurrent.observability.Telemetry` (the ``otel``
+            extra): OpenTelemetry spans for every publish, delivery, execution, lock
+            wait, domained event and resolve, and the broker's metrics. None (the
+            default), or one that would record nothing (no SDK installed): no tracing,
+            and no cost beyond a ``None`` check per hop.
 
     Returns:
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
@@ -299,7 +315,7 @@ def create_concurrent_event_broker(
         TypeError / ValueError: a bad entry (the message names the key and value), or
             two handlers with one source ("Subscription conflict").
     """
-    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops)
+    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops, telemetry=telemetry)
     pipelines: dict[str, HandlerPipeline] = {}
     try:
         for entry in handlers:
