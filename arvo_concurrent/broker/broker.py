@@ -92,6 +92,7 @@ from arvo_concurrent.broker.errors import (
 from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
+from arvo_concurrent.broker.transport import Transport
 from arvo_concurrent.errors import ClosedError
 
 __all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "OnError", "Publish"]
@@ -150,12 +151,12 @@ class Delivery(msgspec.Struct, frozen=True):
     """An event on its way to a handler, with the trackers it counts in.
 
     ``publish`` is the lineage's publisher, None for the lineage's first event (its
-    handler's run makes it).
+    handler's run makes it); a transport gives each of its events a publisher of its own.
     """
 
     event: Any
     lineage: Lineage
-    publish: LineagePublisher | None
+    publish: Publish | None
 
 
 class ConcurrentEventBroker(Closeable):
@@ -179,9 +180,17 @@ class ConcurrentEventBroker(Closeable):
             stderr line per kind of error (see :mod:`~arvo_concurrent.broker.reporting`).
         max_hops: the most events one lineage may publish (a positive int); the ones
             past it are reported as :class:`HopLimitError` instead of being routed.
+        transport: where events travel between ``publish`` and the pools (see
+            :mod:`~arvo_concurrent.broker.transport`); None (default): in this process.
     """
 
-    def __init__(self, on_error: OnError | None = None, *, max_hops: int = DEFAULT_MAX_HOPS):
+    def __init__(
+        self,
+        on_error: OnError | None = None,
+        *,
+        max_hops: int = DEFAULT_MAX_HOPS,
+        transport: Transport | None = None,
+    ):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
         if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:
@@ -201,6 +210,19 @@ class ConcurrentEventBroker(Closeable):
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
         self._pools: set[HandlerPool] = set()
+        self._transport = transport
+        if transport is not None:
+            transport.attach(self)
+
+    @property
+    def tracker(self) -> WorkTracker:
+        """The tracker every event run in this process counts in (``wait_for_idle``)."""
+        return self._tracker
+
+    @property
+    def transport(self) -> Transport | None:
+        """The transport the events travel by (None: in this process)."""
+        return self._transport
 
     # -- subscriptions -------------------------------------------------------------
 
@@ -230,6 +252,8 @@ class ConcurrentEventBroker(Closeable):
             ClosedError: the broker is closed.
         """
         _check_subscription(fn, topic, prefetch, max_queued)
+        if self._transport is not None:
+            fn = self._transport.wrap(fn)
         pool = HandlerPool(
             topic, prefetch, functools.partial(self._run, fn), _settle, max_queued=max_queued
         )
@@ -247,6 +271,8 @@ class ConcurrentEventBroker(Closeable):
             if outcome is InstallOutcome.CONFLICT:
                 raise SubscriptionConflictError(topic)
             raise ClosedError("broker")
+        if self._transport is not None:
+            self._transport.subscribed(topic, pool)
         return functools.partial(self._unsubscribe, topic, pool)
 
     def _unsubscribe(self, topic: str, pool: HandlerPool) -> None:
@@ -255,6 +281,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return  # close() has already retired every pool
         if removed:
+            if self._transport is not None:
+                self._transport.unsubscribed(topic)
             self._retire(pool, "unsubscribed")
 
     def clear(self) -> None:
@@ -264,6 +292,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return
         for pool in pools:
+            if self._transport is not None:
+                self._transport.unsubscribed(pool.topic)
             self._retire(pool, "cleared")
 
     @property
@@ -317,6 +347,9 @@ class ConcurrentEventBroker(Closeable):
         if not to or not isinstance(to, str):
             raise InvalidEventError(event)
         if lineage is not self._root and self._diverted(event, to, lineage):
+            return
+        if self._transport is not None:
+            self._transport.send(event, lineage)
             return
         if publisher is not None and next(publisher.hops) >= self.max_hops:
             self.report(HopLimitError(event, self.max_hops), event, lineage=lineage)
@@ -473,6 +506,8 @@ class ConcurrentEventBroker(Closeable):
 
     def _close(self, pools: list[HandlerPool], deadline: float | None) -> None:
         self._closing._trip()
+        if self._transport is not None:
+            self._transport.stop()
         self._seal(deadline)
         router_stop: StopRequest = (self._router, self._router.stop(block=False))
         reports: list[ErrorRecord] = []
@@ -484,6 +519,8 @@ class ConcurrentEventBroker(Closeable):
         for pool in pools:
             pool.join(deadline)
         await_stopped([router_stop], deadline)
+        if self._transport is not None:
+            self._transport.close(deadline)
         if reporter is not None:
             reporter.join(remaining(deadline))
             if reporter.is_alive():
@@ -512,6 +549,9 @@ class ConcurrentEventBroker(Closeable):
             self._pools = {p for p in self._pools if not p.stopped()}
         reports: list[ErrorRecord] = []
         for item in dropped:
+            if self._transport is not None and self._transport.take_back(item):
+                release(item.lineage)
+                continue
             error = EventDroppedError(item.event, pool.topic, reason)
             for tracker in item.lineage:
                 tracker.record_error(error, item.event)

@@ -34,6 +34,7 @@ from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
 from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
+from arvo_concurrent.broker.transport import Transport
 
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
@@ -273,6 +274,7 @@ def create_concurrent_event_broker(
     *,
     max_hops: int = DEFAULT_MAX_HOPS,
     sleep: Callable[[float], object] | None = None,
+    transport: Transport | None = None,
 ) -> ConcurrentEventBrokerHandle:
     """Build a broker that runs Arvo handlers, each at its own prefetch, with retries.
 
@@ -291,6 +293,10 @@ def create_concurrent_event_broker(
         max_hops: the most events one lineage may publish; the ones past it are
             reported as :class:`HopLimitError` (see :class:`ConcurrentEventBroker`).
         sleep: the retry backoff; tests inject one that records the waits.
+        transport: where the events travel (None, the default: in this process). With
+            :class:`arvo_concurrent.postgres.PostgresTransport` they go through a
+            PostgreSQL queue that several processes serve, and a retry waits there
+            (see the README's "Durable broker on PostgreSQL").
 
     Returns:
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
@@ -299,7 +305,7 @@ def create_concurrent_event_broker(
         TypeError / ValueError: a bad entry (the message names the key and value), or
             two handlers with one source ("Subscription conflict").
     """
-    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops)
+    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops, transport=transport)
     pipelines: dict[str, HandlerPipeline] = {}
     try:
         for entry in handlers:

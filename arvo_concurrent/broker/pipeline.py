@@ -27,7 +27,7 @@ import msgspec
 from arvo_concurrent.broker.config import ResolvedHandlerConfig
 from arvo_concurrent.broker.errors import DomainedEventError, HandlerAbortedError
 from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, apply_output
-from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
+from arvo_concurrent.broker.retry import Deferred, Failed, Suppressed, run_with_retries
 from arvo_concurrent.broker.tracking import Lineage
 
 __all__ = ["HandlerCounters", "HandlerPipeline", "Report"]
@@ -114,19 +114,23 @@ class HandlerPipeline:
         """Run ``event`` through middleware, the handler and fan-out. Never raises."""
         # The broker's publish knows the event's lineage: failures are recorded on it.
         lineage: Lineage = getattr(publish, "lineage", ())
-        outputs = self._execute(event, lineage)
+        outputs = self._execute(event, lineage, publish)
         if outputs is None:
             return
         for output in outputs:
             self._emit(output, publish, lineage)
 
-    def _execute(self, event: Any, lineage: Lineage) -> list[Any] | None:
+    def _execute(self, event: Any, lineage: Lineage, publish: Any) -> list[Any] | None:
         try:
             source = apply_input(self._config.middleware.input, event)
         except MiddlewareError as error:
             self._counts.add(failed=1)
             self._report(error, event, lineage)
             return None
+        # A durable broker's publish runs retries later, from its queue (its attempt
+        # numbers go on across deliveries); the in-process one waits here.
+        retry_later = getattr(publish, "retry_later", None)
+        first = getattr(publish, "attempt", 1)
         outcome = run_with_retries(
             lambda: self._config.handler.execute(source),
             self._config.retry,
@@ -134,9 +138,17 @@ class HandlerPipeline:
             closing=self._closing,
             on_error=self._config.on_error,
             sleep=self._sleep,
+            first_attempt=first,
+            defer=retry_later is not None,
         )
         # One counter update per event: this lock is taken on every event of the handler.
-        attempts = {"executions": outcome.attempts, "retries": outcome.attempts - 1}
+        executions = outcome.attempts - first + 1
+        attempts = {"executions": executions, "retries": executions - (1 if first == 1 else 0)}
+        if isinstance(outcome, Deferred):
+            self._counts.add(**attempts)
+            assert retry_later is not None  # only a retry_later defers
+            retry_later(outcome.delay_s, outcome.error)
+            return None
         if isinstance(outcome, Suppressed):
             self._counts.add(suppressed=1, **attempts)
             logger.info("Suppressed failure of %r: %r", source, outcome.error)
