@@ -450,7 +450,9 @@ class PostgresTransport:
     def _submit(self, claim: Claim) -> None:
         broker = self._broker
         assert broker is not None
-        lineage = (broker.tracker, claim)
+        # The claim first: it settles before the broker's tracker is released, so an
+        # idle broker (wait_for_idle) has settled all its events in the database.
+        lineage = (claim, broker.tracker)
         with self._lock:
             slots = self._slots.get(claim.topic)
         broker.tracker.add()
