@@ -407,11 +407,6 @@ class PostgresMachineMemory(Closeable):
         """
         _require_id(machine_id, "unlock")
         holder = owner_text(owner)
-        box = outbox_for(self._target)
-        if box is not None:
-            # The lock must outlast the outbox's commit of this handler's writes.
-            box.after.append(functools.partial(self.unlock, machine_id, holder))
-            return True
         with self._fences_lock:
             fence = self._fences.pop((machine_id, holder), None)
         key = key_for(machine_id)
@@ -423,6 +418,13 @@ class PostgresMachineMemory(Closeable):
             "key": key,
             "claim_ms": _CLAIM_MS,
         }
+        box = outbox_for(self._target)
+        if box is not None:
+            # The lock outlasts the handler's writes: it is released in the transaction
+            # that commits them (or after it, should that roll back).
+            box.writes.append(PendingWrite(self._sql.unlock, params, None))
+            box.after.append(functools.partial(self._wakeups.wake, key))
+            return True
         if self._run(machine_id, "unlock", self._sql.unlock, params):
             # This process's waiters need not wait for the notification's round trip.
             self._wakeups.wake(key)

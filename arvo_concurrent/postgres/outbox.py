@@ -2,12 +2,13 @@
 
 While the PostgreSQL broker runs an event, it sets the :data:`current` outbox. A
 :class:`~arvo_concurrent.postgres.PostgresMachineMemory` on the same database (opened
-with the same conninfo) then does not write at once: it adds the write to the outbox
-and defers its ``unlock`` until after the settling. The broker commits the writes,
-the "done" mark and "consumed" mark of the event and the events its handler published
-in one transaction, and only then unlocks. So a workflow step takes effect exactly
-once: a crash before that commit leaves no trace (the event runs again), and a second
-delivery of an event that committed is skipped.
+with the same conninfo) then does not write at once: it adds its writes and its
+``unlock`` to the outbox. The broker commits the writes, the "done" and "consumed"
+marks of the event, the events its handler published and the unlock in one
+transaction (one more round trip, pipelined, than the settling alone). So a workflow
+step takes effect exactly once: a crash before that commit leaves no trace (the event
+runs again), and a second delivery of an event that committed is skipped. When the
+transaction does not commit, the unlocks run on their own.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ __all__ = ["Outbox", "PendingWrite", "current", "outbox_for"]
 
 
 class PendingWrite:
-    """One deferred memory write: its statement, and the error to raise if refused."""
+    """One deferred memory statement, and the error to raise when it changed nothing.
+
+    ``refusal`` None: an unlock, which must run even when the transaction does not
+    commit, and whose result is not checked.
+    """
 
     __slots__ = ("params", "refusal", "statement")
 
@@ -30,7 +35,7 @@ class PendingWrite:
         self,
         statement: sql.Composed,
         params: dict[str, Any],
-        refusal: Callable[[], Exception],
+        refusal: Callable[[], Exception] | None,
     ) -> None:
         self.statement = statement
         self.params = params
@@ -38,7 +43,10 @@ class PendingWrite:
 
 
 class Outbox:
-    """What one event's handler deferred to the event's settling. One thread uses it."""
+    """What one event's handler deferred to the event's settling. One thread uses it.
+
+    ``after``: callbacks run once the statements ran (committed or not).
+    """
 
     __slots__ = ("after", "conninfo", "writes")
 

@@ -56,6 +56,7 @@ from arvo_concurrent.postgres.errors import (
     QueueEncodingError,
     RemoteHandlerError,
 )
+from arvo_concurrent.postgres.outbox import PendingWrite
 from arvo_concurrent.postgres.outbox import current as current_outbox
 from arvo_concurrent.postgres.queue_schema import check_queue_schema, migrate_queue
 from arvo_concurrent.postgres.queue_statements import QueueStatements
@@ -541,39 +542,59 @@ class PostgresTransport:
                 self._submit(kept_claim)
 
     def _commit(self, claim: Claim, params: dict[str, Any]) -> Row | None:
-        """Run the settling statement, in one transaction with the outbox's writes."""
+        """Run the settling statement, in one transaction with the outbox's statements."""
         writes = claim.outbox.writes
         try:
             with self._pool.connection() as conn:
-                if not writes or params["status"] != "done":
-                    plain: Row | None = conn.execute(self._sql.settle, params).fetchone()
-                    return plain
-                refused: Exception | None = None
-                with conn.pipeline() as pipeline, conn.transaction():
-                    cursors = [conn.execute(w.statement, w.params) for w in writes]
-                    settled = conn.execute(self._sql.settle, params)
-                    pipeline.sync()
-                    for write, cursor in zip(writes, cursors, strict=True):
-                        if not cursor.fetchall():
-                            refused = write.refusal()
-                            break
-                    row: Row | None = settled.fetchone()
-                    if refused is not None or row is None or not (row[0] and row[1]):
-                        raise psycopg.Rollback()
+                if not writes:
+                    row: Row | None = conn.execute(self._sql.settle, params).fetchone()
                     return row
+                if params["status"] == "done":
+                    row, refused = self._commit_writes(conn, params, writes)
+                    if row is not None:
+                        return row
+                else:
+                    refused = None  # a failed attempt: its writes are dropped
+                for write in writes:
+                    if write.refusal is None:
+                        conn.execute(write.statement, write.params)  # the unlocks
                 if refused is not None:
                     # The lease was lost: the state moved on without this step. It runs
                     # again, on the state as it is now.
                     logger.warning("%r: %s; the event runs again", claim, refused)
                     again = {**params, "status": "ready", "error": _describe(refused)}
-                    return conn.execute(self._sql.settle, again).fetchone()
-                # Settled elsewhere, or consumed before: mark it so, without the writes.
-                unwritten: Row | None = conn.execute(self._sql.settle, params).fetchone()
-                return unwritten
+                    row = conn.execute(self._sql.settle, again).fetchone()
+                else:
+                    # A failed attempt, or an event settled elsewhere or consumed before.
+                    row = conn.execute(self._sql.settle, params).fetchone()
+                return row
         except PoolClosed as error:
             raise ClosedError("broker") from error
         except psycopg.Error as error:
             raise QueueBackendError("settle", str(error).strip(), claim.event) from error
+
+    def _commit_writes(
+        self, conn: psycopg.Connection[Any], params: dict[str, Any], writes: list[PendingWrite]
+    ) -> tuple[Row | None, Exception | None]:
+        """Writes + settling in one pipelined transaction: (its row, None) when committed.
+
+        Otherwise rolled back: (None, the refusal of a write, or None when the event was
+        settled elsewhere or consumed before).
+        """
+        refused: Exception | None = None
+        with conn.pipeline() as pipeline, conn.transaction():
+            cursors = [conn.execute(write.statement, write.params) for write in writes]
+            settled = conn.execute(self._sql.settle, params)
+            pipeline.sync()
+            for write, cursor in zip(writes, cursors, strict=True):
+                if write.refusal is not None and not cursor.fetchall():
+                    refused = write.refusal()
+                    break
+            row: Row | None = settled.fetchone()
+            if refused is None and row is not None and row[0] and row[1]:
+                return row, None
+            raise psycopg.Rollback()
+        return None, refused
 
     def _reserve(self, topics: list[str]) -> list[bool]:
         """Which outputs this process takes itself: those of its topics with a free slot."""
