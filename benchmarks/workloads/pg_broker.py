@@ -20,6 +20,11 @@ with a ``PostgresTransport``; this process resolves (a broker without handlers).
   machine, read from ``/proc``: on a shared machine it counts the others' queries too).
 * PG5 (W5 on PostgreSQL): sequential ``resolve()`` latency, this process -> ``bench.a``
   -> ``bench.b`` -> this process, the handlers in a worker process (goal p50 <= 5 ms).
+
+``sync=0`` runs every connection (workers, resolver, memory) with
+``synchronous_commit=off`` (set in the DSN): a commit then returns before its WAL
+reaches the disk. A server or OS crash may then lose the last commits (a fraction of
+a second); a process crash loses nothing either way. ``sync=1`` is the default setting.
 """
 
 from __future__ import annotations
@@ -80,11 +85,18 @@ def _handlers(kind: str, memory: Any) -> list[dict[str, Any]]:
     return [{"handler": h, "prefetch": 1} for h in chain_handlers()]
 
 
+def _dsn(params: Params) -> str:
+    """The server's DSN, with ``synchronous_commit=off`` when ``params["sync"]`` is 0."""
+    if int(params.get("sync", 1)):
+        return _DSN
+    return _DSN + ("&" if "?" in _DSN else "?") + "options=-csynchronous_commit%3Doff"
+
+
 def _worker(args: dict[str, Any]) -> None:
     """One worker process: serve until a line on stdin, then print its CPU seconds."""
-    schema = args["schema"]
-    with PostgresMachineMemory(_DSN, schema=schema) as memory:
-        transport = PostgresTransport(_DSN, schema=schema)
+    schema, dsn = args["schema"], args["dsn"]
+    with PostgresMachineMemory(dsn, schema=schema) as memory:
+        transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker(
             _handlers(args["kind"], memory), transport=transport
         ):
@@ -117,12 +129,12 @@ def _postgres_cpu_s() -> float:
 
 
 @contextmanager
-def _workers(kind: str, processes: int) -> Iterator[tuple[str, list[float]]]:
+def _workers(kind: str, processes: int, dsn: str) -> Iterator[tuple[str, list[float]]]:
     """``processes`` worker processes on a fresh schema; yields it and their CPU seconds."""
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
-    PostgresMachineMemory(_DSN, schema=schema).close()  # migrate once, before the race
-    PostgresTransport(_DSN, schema=schema).close(None)
-    args = json.dumps({"schema": schema, "kind": kind})
+    PostgresMachineMemory(dsn, schema=schema).close()  # migrate once, before the race
+    PostgresTransport(dsn, schema=schema).close(None)
+    args = json.dumps({"schema": schema, "kind": kind, "dsn": dsn})
     running = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.workloads.pg_broker", args],
@@ -155,9 +167,9 @@ def _resolve_all(handle: Any, events: list[Any], missing: str = "raise") -> list
     return [future.result(_TIMEOUT_S) for future in futures]
 
 
-def _w4_on_postgres(m: int, processes: int) -> Figures:
-    with _workers("w4", processes) as (schema, worker_cpu):
-        transport = PostgresTransport(_DSN, schema=schema)
+def _w4_on_postgres(m: int, processes: int, dsn: str) -> Figures:
+    with _workers("w4", processes, dsn) as (schema, worker_cpu):
+        transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
             inits = [sequence_init(_CALLS) for _ in range(m)]
             client_before, server_before = _own_cpu_s(), _postgres_cpu_s()
@@ -188,8 +200,8 @@ def _w4_in_process(m: int) -> float:
 
 def run_pg4(params: Params, scale: float) -> Figures:
     m = scaled(500, scale, minimum=5)
-    one = _w4_on_postgres(m, 1)
-    two = _w4_on_postgres(m, 2)
+    one = _w4_on_postgres(m, 1, _dsn(params))
+    two = _w4_on_postgres(m, 2, _dsn(params))
     baseline = _w4_in_process(m)
     return {
         "workflows_per_s_2proc": two["workflows_per_s"],
@@ -207,8 +219,9 @@ def run_pg4(params: Params, scale: float) -> Figures:
 
 def run_pg1(params: Params, scale: float) -> Figures:
     n = scaled(2_000, scale, minimum=10)
-    with _workers("hops", 1) as (schema, _):
-        transport = PostgresTransport(_DSN, schema=schema)
+    dsn = _dsn(params)
+    with _workers("hops", 1, dsn) as (schema, _):
+        transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
             requests = [hop_request(i) for i in range(n)]
             with Stopwatch() as watch:
@@ -225,8 +238,9 @@ def run_pg1(params: Params, scale: float) -> Figures:
 def run_pg5(params: Params, scale: float) -> Figures:
     n = scaled(500, scale, minimum=20)
     latencies = LatencyHistogram()
-    with _workers("chain", 1) as (schema, _):
-        transport = PostgresTransport(_DSN, schema=schema)
+    dsn = _dsn(params)
+    with _workers("chain", 1, dsn) as (schema, _):
+        transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
             for _ in range(20):  # the pools start, the statements get prepared
                 handle.resolve(chain_request(), timeout=_TIMEOUT_S)
@@ -244,7 +258,7 @@ WORKLOADS = [
     Workload(
         id="PG1",
         name="PostgreSQL broker: W1 hops through 3 real Arvo handlers vs in-process",
-        sweep=[{}],
+        sweep=[{"sync": 1}, {"sync": 0}],
         run=run_pg1,
         headline="ratio_to_baseline",
         tags=frozenset({"postgres", "broker"}),
@@ -252,7 +266,7 @@ WORKLOADS = [
     Workload(
         id="PG4",
         name="PostgreSQL broker: W4 on 1 and 2 worker processes vs in-process",
-        sweep=[{}],
+        sweep=[{"sync": 1}, {"sync": 0}],
         run=run_pg4,
         headline="scaling_ratio_to_1proc",
         tags=frozenset({"postgres", "workflow"}),
@@ -261,7 +275,7 @@ WORKLOADS = [
     Workload(
         id="PG5",
         name="PostgreSQL broker: resolve() latency through a 2-handler chain in another process",
-        sweep=[{}],
+        sweep=[{"sync": 1}, {"sync": 0}],
         run=run_pg5,
         headline="p50_us",
         tags=frozenset({"postgres", "workflow"}),
