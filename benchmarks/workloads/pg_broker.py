@@ -97,9 +97,7 @@ def _worker(args: dict[str, Any]) -> None:
     schema, dsn = args["schema"], args["dsn"]
     with PostgresMachineMemory(dsn, schema=schema) as memory:
         transport = PostgresTransport(dsn, schema=schema)
-        with create_concurrent_event_broker(
-            _handlers(args["kind"], memory), transport=transport
-        ):
+        with create_concurrent_event_broker(_handlers(args["kind"], memory), transport=transport):
             print(json.dumps({"ready": True}), flush=True)
             sys.stdin.readline()
     print(json.dumps({"cpu_s": _own_cpu_s()}), flush=True)
@@ -190,11 +188,13 @@ def _w4_on_postgres(m: int, processes: int, dsn: str) -> Figures:
 
 
 def _w4_in_process(m: int) -> float:
-    with ConcurrentMachineMemory() as memory:
-        with create_concurrent_event_broker(_handlers("w4", memory)) as handle:
-            inits = [sequence_init(_CALLS) for _ in range(m)]
-            with Stopwatch() as watch:
-                _resolve_all(handle, inits)
+    with (
+        ConcurrentMachineMemory() as memory,
+        create_concurrent_event_broker(_handlers("w4", memory)) as handle,
+    ):
+        inits = [sequence_init(_CALLS) for _ in range(m)]
+        with Stopwatch() as watch:
+            _resolve_all(handle, inits)
     return m / watch.seconds
 
 

@@ -36,9 +36,7 @@ def test_nothing_is_lost_when_a_worker_closes_mid_stream(dsn: str, schema: str) 
     runs_a, reports_a = Runs(), Reports()
     runs_b, reports_b = Runs(), Reports()
     modes = ["hold"] * 4 + ["ok", "fail"] * 10 + ["ok"] * 6
-    resolver = create_concurrent_event_broker(
-        [], transport=PostgresTransport(dsn, schema=schema)
-    )
+    resolver = create_concurrent_event_broker([], transport=PostgresTransport(dsn, schema=schema))
     with resolver:
         first = _worker(dsn, schema, runs_a, reports_a)
         futures = [resolver.resolve_async(work_event(n, mode)) for n, mode in enumerate(modes)]

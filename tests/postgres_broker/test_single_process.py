@@ -49,7 +49,8 @@ def test_resolve_returns_the_final_event(dsn: str, schema: str) -> None:
     assert [final.data for final in finals] == [{"n": n} for n in range(5)]
     assert {final.type for final in finals} == {"evt.test.work.success"}
     assert runs.by_n == dict.fromkeys(range(5), 1)
-    assert counts["done"] == 5 and counts["ready"] == counts["running"] == 0
+    assert counts["done"] == 5
+    assert counts["ready"] == counts["running"] == 0
     assert reports == []
 
 
@@ -60,7 +61,8 @@ def test_retries_go_through_the_queue(dsn: str, schema: str) -> None:
         stats = handle.handler_stats("com.test.work")
     assert final.data == {"n": 7}
     assert runs.by_n == {7: 3}  # 1 + max_retries attempts, the last one succeeds
-    assert stats is not None and (stats.executions, stats.retries, stats.succeeded) == (3, 2, 1)
+    assert stats is not None
+    assert (stats.executions, stats.retries, stats.succeeded) == (3, 2, 1)
     assert reports == []
 
 
@@ -72,15 +74,19 @@ def test_a_poison_event_ends_dead_and_can_be_requeued(dsn: str, schema: str) -> 
         with pytest.raises(ResolveError) as raised:
             handle.resolve(poison, timeout=20)
         [(error, about)] = raised.value.errors
-        assert isinstance(error, RemoteHandlerError) and error.error_type == "ConnectionError"
-        assert "work 9 failed" in str(error) and about.id == poison.id
+        assert isinstance(error, RemoteHandlerError)
+        assert error.error_type == "ConnectionError"
+        assert "work 9 failed" in str(error)
+        assert about.id == poison.id
         [dead] = transport.dead_letters()
         assert isinstance(dead, DeadLetter)
         assert (dead.topic, dead.attempts, dead.event.id) == ("com.test.work", 3, poison.id)
-        assert dead.error is not None and "work 9 failed" in dead.error
+        assert dead.error is not None
+        assert "work 9 failed" in dead.error
         assert runs.by_n == {9: 3}
         [(reported, reported_event)] = reports  # once, after the last attempt
-        assert isinstance(reported, ConnectionError) and reported_event.id == poison.id
+        assert isinstance(reported, ConnectionError)
+        assert reported_event.id == poison.id
 
         assert reports.heard.acquire(timeout=0)
         assert transport.requeue([dead.id]) == [dead.id]
@@ -103,7 +109,8 @@ def test_a_duplicate_delivery_has_one_effect(dsn: str, schema: str) -> None:
     assert first.data == {"n": 3}
     assert again is None  # skipped: consumed already, so no reply either
     assert runs.by_n == {3: 1}
-    assert counts["done"] == 2 and reports == []
+    assert counts["done"] == 2
+    assert reports == []
 
 
 def test_only_arvo_events_go_through(dsn: str, schema: str) -> None:
