@@ -254,6 +254,33 @@ def run_pg5(params: Params, scale: float) -> Figures:
     return {"p50_us": latencies.percentile(50) * 1e6, "p99_us": latencies.percentile(99) * 1e6}
 
 
+def _footprint(kind: str, events: list[Any], missing: str = "raise") -> None:
+    """The library's side of a repetition for its peak RSS: handlers and resolver in one process."""
+    schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with (
+            PostgresMachineMemory(_DSN, schema=schema) as memory,
+            create_concurrent_event_broker(
+                _handlers(kind, memory), transport=PostgresTransport(_DSN, schema=schema)
+            ) as handle,
+        ):
+            _resolve_all(handle, events, missing)
+    finally:
+        _drop(schema)
+
+
+def footprint_pg1(params: Params, scale: float) -> None:
+    _footprint("hops", [hop_request(i) for i in range(scaled(2_000, scale, minimum=10))], "none")
+
+
+def footprint_pg4(params: Params, scale: float) -> None:
+    _footprint("w4", [sequence_init(_CALLS) for _ in range(scaled(500, scale, minimum=5))])
+
+
+def footprint_pg5(params: Params, scale: float) -> None:
+    _footprint("chain", [chain_request(i) for i in range(scaled(500, scale, minimum=20))])
+
+
 WORKLOADS = [
     Workload(
         id="PG1",
@@ -262,6 +289,7 @@ WORKLOADS = [
         run=run_pg1,
         headline="ratio_to_baseline",
         tags=frozenset({"postgres", "broker"}),
+        footprint=footprint_pg1,
     ),
     Workload(
         id="PG4",
@@ -270,6 +298,7 @@ WORKLOADS = [
         run=run_pg4,
         headline="scaling_ratio_to_1proc",
         tags=frozenset({"postgres", "workflow"}),
+        footprint=footprint_pg4,
         highlights=("workflows_per_s_1proc", "workflows_per_s_2proc", "ratio_to_baseline"),
     ),
     Workload(
@@ -279,6 +308,7 @@ WORKLOADS = [
         run=run_pg5,
         headline="p50_us",
         tags=frozenset({"postgres", "workflow"}),
+        footprint=footprint_pg5,
         highlights=("p99_us",),
     ),
 ]
