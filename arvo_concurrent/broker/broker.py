@@ -201,6 +201,9 @@ class ConcurrentEventBroker(Closeable):
         self._tracker = WorkTracker()
         self._root: Lineage = (self._tracker,)
         self._routes = RouteTable()
+        self._transport = transport
+        if transport is not None:
+            transport.attach(self)  # before any thread of ours starts: it may refuse
         self._router = Router.start(self._routes)
         self._closing = ClosingSignal()
         self._closed = False
@@ -210,9 +213,6 @@ class ConcurrentEventBroker(Closeable):
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
         self._pools: set[HandlerPool] = set()
-        self._transport = transport
-        if transport is not None:
-            transport.attach(self)
 
     @property
     def tracker(self) -> WorkTracker:

@@ -213,6 +213,8 @@ class PostgresTransport:
         """Serve ``broker``: start listening and feeding. Called once, by the broker."""
         if self._broker is not None:
             raise ValueError("A PostgresTransport serves one broker; make one per broker")
+        if self._closed:
+            raise ClosedError("transport")
         self._broker = broker
         listener, self._listener = self._listener, None
         assert listener is not None
@@ -482,52 +484,27 @@ class PostgresTransport:
     # -- settling ------------------------------------------------------------------------
 
     def _settle(self, claim: Claim) -> None:
-        """Record the outcome of ``claim``'s run; runs on the worker that ran it."""
-        event_id = getattr(claim.event, "id", None)
-        failed = [e for e, about in claim.failures if getattr(about, "id", None) == event_id]
-        status, delay_ms, error = "done", 0.0, None
-        if claim.retry is not None:
-            status, delay_ms, error = "ready", claim.retry[0] * 1000, _describe(claim.retry[1])
-        elif failed:
-            status, error = "dead", _describe(failed[-1])
+        """Record the outcome of ``claim``'s run; runs on the worker that ran it.
+
+        Never raises: a failure to settle is reported and the event stays ``running``,
+        to run again once its lease lapses; the slot is freed either way.
+        """
+        status, delay_ms, error = _outcome(claim)
         outputs = claim.outputs if status == "done" else []
         mine = self._reserve([output.to for output in outputs])
-        params = {
-            "id": claim.row_id,
-            "me": self._me,
-            "status": status,
-            "delay_ms": delay_ms,
-            "error": error,
-            "dedup": self._dedup,
-            "topic": claim.topic,
-            "source": str(getattr(claim.event, "source", "")),
-            "event_id": str(event_id),
-            "lineage": claim.lineage_id,
-            "reply_to": claim.reply_to,
-            "lease_ms": self._lease_ms,
-            "o_topics": [output.to for output in outputs],
-            "o_events": [encode_event(output) for output in outputs],
-            "o_ids": [str(output.id) for output in outputs],
-            "o_sources": [str(output.source) for output in outputs],
-            "o_mine": mine,
-            "final": None if claim.final is None else encode_event(claim.final),
-            "errors": self._lineage_errors(claim),
-            "channel": self._channel,
-        }
         kept: dict[str, int] = {}
         try:
-            row = self._commit(claim, params)
+            row = self._commit(claim, self._settle_params(claim, status, delay_ms, error, mine))
             if row is not None and row[3]:
                 kept = dict(zip(row[4], row[3], strict=True))
-        except ArvoConcurrentError as failure:
-            # The event stays 'running' and runs again once its lease lapses.
+        except Exception as failure:  # noqa: BLE001 - reported; the worker keeps serving
             self._report(failure, claim.event)
         finally:
             for after in claim.outbox.after:
                 after()
             self._free(claim.topic, [o.to for o, m in zip(outputs, mine, strict=True) if m], kept)
         if status == "ready":
-            self._due(claim.retry[0] if claim.retry else 0.0)
+            self._due(delay_ms / 1000)
         for output in outputs:
             row_id = kept.get(str(output.id))
             if row_id is not None:
@@ -540,6 +517,33 @@ class PostgresTransport:
                     reply_to=claim.reply_to,
                 )
                 self._submit(kept_claim)
+
+    def _settle_params(
+        self, claim: Claim, status: str, delay_ms: float, error: str | None, mine: list[bool]
+    ) -> dict[str, Any]:
+        outputs = claim.outputs if status == "done" else []
+        return {
+            "id": claim.row_id,
+            "me": self._me,
+            "status": status,
+            "delay_ms": delay_ms,
+            "error": error,
+            "dedup": self._dedup,
+            "topic": claim.topic,
+            "source": str(getattr(claim.event, "source", "")),
+            "event_id": str(getattr(claim.event, "id", "")),
+            "lineage": claim.lineage_id,
+            "reply_to": claim.reply_to,
+            "lease_ms": self._lease_ms,
+            "o_topics": [output.to for output in outputs],
+            "o_events": [encode_event(output) for output in outputs],
+            "o_ids": [str(output.id) for output in outputs],
+            "o_sources": [str(output.source) for output in outputs],
+            "o_mine": mine,
+            "final": None if claim.final is None else encode_event(claim.final),
+            "errors": self._lineage_errors(claim),
+            "channel": self._channel,
+        }
 
     def _commit(self, claim: Claim, params: dict[str, Any]) -> Row | None:
         """Run the settling statement, in one transaction with the outbox's statements."""
@@ -797,6 +801,18 @@ class PostgresTransport:
 
     def __repr__(self) -> str:
         return f"<PostgresTransport schema={self._schema!r} worker={self._me!r}>"
+
+
+def _outcome(claim: Claim) -> tuple[str, float, str | None]:
+    """The status a run leaves its event in, its retry delay (ms) and its error."""
+    if claim.retry is not None:
+        return "ready", claim.retry[0] * 1000, _describe(claim.retry[1])
+    event_id = getattr(claim.event, "id", None)
+    # An error reported for the event itself (not for one of its outputs): it failed.
+    failed = [e for e, about in claim.failures if getattr(about, "id", None) == event_id]
+    if failed:
+        return "dead", 0.0, _describe(failed[-1])
+    return "done", 0.0, None
 
 
 def _describe(error: BaseException) -> str:
