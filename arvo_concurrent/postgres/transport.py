@@ -10,8 +10,9 @@ middleware, retries); the transport feeds its pools from the shared queue table:
   pools.
 * What a handler publishes is collected; when the event is released, one statement
   marks it done, inserts its outputs, counts its lineage, marks it consumed and
-  notifies. Outputs for a topic of this process with a free slot are inserted as
-  already claimed by it and run here at once, without a claim or a NOTIFY.
+  notifies. Outputs for a topic of this process are inserted as already claimed by
+  it and run here, without a claim or a NOTIFY, while the topic holds fewer than two
+  prefetches of events here (the rest of them wait in the pool).
 * A failed attempt that is to be retried goes back to the queue, due after its
   backoff (its slot is free meanwhile, unlike the in-process broker). Spent retries:
   the event is ``dead`` (see :meth:`PostgresTransport.dead_letters`).
@@ -75,6 +76,8 @@ Row = tuple[Any, ...]
 _CONNECTION_TIMEOUT_S = 30.0
 # Forget done events and consumed marks this often (the purge is cheap but not free).
 _PURGE_EVERY_S = 60.0
+# A topic's events held by a process (running or waiting in its pool), in prefetches.
+_LOCAL_BACKLOG = 2
 
 
 class _Slots:
@@ -601,14 +604,20 @@ class PostgresTransport:
         return None, refused
 
     def _reserve(self, topics: list[str]) -> list[bool]:
-        """Which outputs this process takes itself: those of its topics with a free slot."""
+        """Which outputs this process takes itself: those of its topics with room.
+
+        Room is a free slot, or a place in a local backlog of up to ``prefetch`` more:
+        a workflow's next step then runs where its last one did, without a claim, a
+        NOTIFY or a wake-up of every other process, and a process busy with the
+        workflows it has claims no new ones (its free slots stay at or below zero).
+        """
         mine = [False] * len(topics)
         if self._stopping:
             return mine
         with self._lock:
             for i, topic in enumerate(topics):
                 slots = self._slots.get(topic)
-                if slots is not None and slots.free > 0:
+                if slots is not None and slots.held < slots.pool.prefetch * _LOCAL_BACKLOG:
                     slots.held += 1
                     mine[i] = True
         return mine
