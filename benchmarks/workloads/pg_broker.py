@@ -16,8 +16,9 @@ with a ``PostgresTransport``; this process resolves (a broker without handlers).
   and on 2 worker processes at prefetch 10, beside W4 in-process (the same handlers on
   ``ConcurrentMachineMemory``). ``scaling_ratio_to_1proc`` = 2 processes / 1 process
   (goal >= 1.5). The CPU seconds of the run are split between the client processes
-  (workers and resolver) and the PostgreSQL server (every ``postgres`` process of the
-  machine, read from ``/proc``: on a shared machine it counts the others' queries too).
+  (workers and resolver, from their first event) and the PostgreSQL backends
+  serving them (found by the run's ``application_name``, read from ``/proc``: the server
+  must run on this machine, else the figure is 0).
 * PG5 (W5 on PostgreSQL): sequential ``resolve()`` latency, this process -> ``bench.a``
   -> ``bench.b`` -> this process, the handlers in a worker process (goal p50 <= 5 ms).
 
@@ -85,22 +86,29 @@ def _handlers(kind: str, memory: Any) -> list[dict[str, Any]]:
     return [{"handler": h, "prefetch": 1} for h in chain_handlers()]
 
 
-def _dsn(params: Params) -> str:
-    """The server's DSN, with ``synchronous_commit=off`` when ``params["sync"]`` is 0."""
-    if int(params.get("sync", 1)):
-        return _DSN
-    return _DSN + ("&" if "?" in _DSN else "?") + "options=-csynchronous_commit%3Doff"
+def _dsn(params: Params) -> tuple[str, str]:
+    """A DSN naming a fresh ``application_name`` (its backends' CPU is measured), and it.
+
+    With ``synchronous_commit=off`` when ``params["sync"]`` is 0.
+    """
+    application = f"arvo_bench_{uuid.uuid4().hex[:8]}"
+    dsn = _DSN + ("&" if "?" in _DSN else "?") + f"application_name={application}"
+    if not int(params.get("sync", 1)):
+        dsn += "&options=-csynchronous_commit%3Doff"
+    return dsn, application
 
 
 def _worker(args: dict[str, Any]) -> None:
-    """One worker process: serve until a line on stdin, then print its CPU seconds."""
+    """One worker process: serve until a line on stdin, then print the CPU seconds it served."""
     schema, dsn = args["schema"], args["dsn"]
     with PostgresMachineMemory(dsn, schema=schema) as memory:
         transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker(_handlers(args["kind"], memory), transport=transport):
             print(json.dumps({"ready": True}), flush=True)
+            started = _own_cpu_s()  # the start (imports, connections) is not the run's
             sys.stdin.readline()
-    print(json.dumps({"cpu_s": _own_cpu_s()}), flush=True)
+            served = _own_cpu_s() - started
+    print(json.dumps({"cpu_s": served}), flush=True)
 
 
 def _own_cpu_s() -> float:
@@ -108,22 +116,28 @@ def _own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _postgres_cpu_s() -> float:
-    """CPU seconds used so far by every ``postgres`` process of this machine (0: none seen)."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+def _backends_cpu_s(application: str) -> dict[int, float]:
+    """CPU seconds used so far by each server backend of ``application`` (by pid)."""
+    with psycopg.connect(_DSN, autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,)
+            )
+        ]
+    used: dict[int, float] = {}
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)
-            if not fields[0].endswith("(postgres"):
-                continue
-            values = fields[1].split()
-            total += int(values[11]) + int(values[12])  # utime, stime (clock ticks)
-        except (OSError, IndexError, ValueError):
-            continue  # ended meanwhile
-    return total / os.sysconf("SC_CLK_TCK")
+                values = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile (or the server runs on another machine)
+        used[pid] = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def _server_cpu_s(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @contextmanager
@@ -165,20 +179,20 @@ def _resolve_all(handle: Any, events: list[Any], missing: str = "raise") -> list
     return [future.result(_TIMEOUT_S) for future in futures]
 
 
-def _w4_on_postgres(m: int, processes: int, dsn: str) -> Figures:
+def _w4_on_postgres(m: int, processes: int, params: Params) -> Figures:
+    dsn, application = _dsn(params)
     with _workers("w4", processes, dsn) as (schema, worker_cpu):
         transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
             inits = [sequence_init(_CALLS) for _ in range(m)]
-            client_before, server_before = _own_cpu_s(), _postgres_cpu_s()
+            client_before, server_before = _own_cpu_s(), _backends_cpu_s(application)
             with Stopwatch() as watch:
                 finals = _resolve_all(handle, inits)
             resolver_cpu = _own_cpu_s() - client_before
-            server_cpu = _postgres_cpu_s() - server_before
+            server_cpu = _server_cpu_s(server_before, _backends_cpu_s(application))
     completed = sum(1 for final in finals if final.type == _DONE)
     if completed != m:
         raise RuntimeError(f"PG4: {completed} of {m} workflows completed")
-    # The workers' CPU includes their start (imports, connections): a fraction of a second.
     client_cpu = resolver_cpu + sum(worker_cpu)
     return {
         "workflows_per_s": m / watch.seconds,
@@ -200,8 +214,8 @@ def _w4_in_process(m: int) -> float:
 
 def run_pg4(params: Params, scale: float) -> Figures:
     m = scaled(500, scale, minimum=5)
-    one = _w4_on_postgres(m, 1, _dsn(params))
-    two = _w4_on_postgres(m, 2, _dsn(params))
+    one = _w4_on_postgres(m, 1, params)
+    two = _w4_on_postgres(m, 2, params)
     baseline = _w4_in_process(m)
     return {
         "workflows_per_s_2proc": two["workflows_per_s"],
@@ -219,7 +233,7 @@ def run_pg4(params: Params, scale: float) -> Figures:
 
 def run_pg1(params: Params, scale: float) -> Figures:
     n = scaled(2_000, scale, minimum=10)
-    dsn = _dsn(params)
+    dsn, _ = _dsn(params)
     with _workers("hops", 1, dsn) as (schema, _):
         transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
@@ -238,7 +252,7 @@ def run_pg1(params: Params, scale: float) -> Figures:
 def run_pg5(params: Params, scale: float) -> Figures:
     n = scaled(500, scale, minimum=20)
     latencies = LatencyHistogram()
-    dsn = _dsn(params)
+    dsn, _ = _dsn(params)
     with _workers("chain", 1, dsn) as (schema, _):
         transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
