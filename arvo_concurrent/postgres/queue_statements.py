@@ -150,9 +150,13 @@ WITH released AS (
 SELECT pg_notify(%(channel)s, 't:' || topic) FROM (SELECT DISTINCT topic FROM released) t
 """
 
+# A read: the rows collected are deleted later, in batches (see forget), so that a
+# resolve waits for no commit of its own.
 _COLLECT = """
-DELETE FROM {lineage} WHERE id = ANY(%(ids)s) AND pending <= 0 RETURNING id, final, errors
+SELECT id, final, errors FROM {lineage} WHERE id = ANY(%(ids)s) AND pending <= 0
 """
+
+_FORGET = "DELETE FROM {lineage} WHERE id = ANY(%(ids)s)"
 
 _DEAD = """
 SELECT id, topic, event, attempts, last_error, created_at, updated_at FROM {queue}
@@ -183,6 +187,11 @@ WITH old_events AS (
 old_marks AS (
     DELETE FROM {consumed}
     WHERE consumed_at < clock_timestamp() - %(retention_s)s * interval '1 second'
+),
+old_lineages AS (
+    -- Those whose resolving process went away before it collected them.
+    DELETE FROM {lineage}
+    WHERE created_at < clock_timestamp() - %(retention_s)s * interval '1 second'
 )
 SELECT 1
 """
@@ -200,7 +209,7 @@ class QueueStatements:
         heartbeat: renew every lease this process holds.
         reclaim: make events whose lease lapsed ready again; notify their topics.
         release: give back claimed events never started; notify.
-        collect: delete and return the settled lineages among ``ids``.
+        collect: the settled lineages among ``ids``; forget: delete lineages.
         dead: list dead events; requeue: make dead events ready again.
         counts: events per status. purge: forget what is older than the retention.
     """
@@ -212,6 +221,7 @@ class QueueStatements:
     reclaim: sql.Composed
     release: sql.Composed
     collect: sql.Composed
+    forget: sql.Composed
     dead: sql.Composed
     requeue: sql.Composed
     counts: sql.Composed
@@ -237,6 +247,7 @@ class QueueStatements:
             reclaim=compose(_RECLAIM),
             release=compose(_RELEASE),
             collect=compose(_COLLECT),
+            forget=compose(_FORGET),
             dead=compose(_DEAD),
             requeue=compose(_REQUEUE),
             counts=compose(_COUNTS),

@@ -191,6 +191,7 @@ class PostgresTransport:
         self._lock = threading.Lock()
         self._slots: dict[str, _Slots] = {}
         self._waiting: dict[str, _Waiting] = {}
+        self._collected: list[str] = []  # lineage rows read, to delete
         self._wake = threading.Event()
         self._due_at = math.inf
         self._purged_at = -math.inf
@@ -310,6 +311,11 @@ class PostgresTransport:
         back to the queue when their lease lapses.
         """
         self.stop()
+        if not self._closed:
+            try:
+                self._drop_collected()
+            except ArvoConcurrentError:
+                logger.debug("Could not delete collected lineages; the purge will", exc_info=True)
         with self._lock:
             if self._closed:
                 return
@@ -479,6 +485,7 @@ class PostgresTransport:
         self._run("reclaim", self._sql.reclaim, params)
         if waiting:
             self._collect(waiting)  # a lost notification costs one poll, not a hang
+        self._drop_collected()
         now = time.monotonic()
         if now >= self._purged_at + _PURGE_EVERY_S:
             self._purged_at = now
@@ -723,7 +730,16 @@ class PostgresTransport:
             waiter = self._forget(lineage_id, release=False)
             if waiter is None:
                 continue
+            with self._lock:
+                self._collected.append(lineage_id)
             self._finish(waiter, final, errors)
+
+    def _drop_collected(self) -> None:
+        """Delete the lineage rows collected so far (one statement for all of them)."""
+        with self._lock:
+            ids, self._collected = self._collected, []
+        if ids:
+            self._run("forget", self._sql.forget, {"ids": ids})
 
     def _finish(self, waiter: _Waiting, final: str | None, errors: list[Any]) -> None:
         recorded = [

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from arvo_concurrent import ResolveError, create_concurrent_event_broker
 from arvo_concurrent.postgres import (
@@ -52,6 +54,11 @@ def test_resolve_returns_the_final_event(dsn: str, schema: str) -> None:
     assert counts["done"] == 5
     assert counts["ready"] == counts["running"] == 0
     assert reports == []
+    with psycopg.connect(dsn) as conn:
+        lineages = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "queue_lineage"))
+        ).fetchone()
+    assert lineages == (0,)  # collected, then deleted (at the latest by the close)
 
 
 def test_retries_go_through_the_queue(dsn: str, schema: str) -> None:
