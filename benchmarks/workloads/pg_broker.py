@@ -15,8 +15,9 @@ with a ``PostgresTransport``; this process resolves (a broker without handlers).
   ``PostgresMachineMemory`` in the same schema: steps commit with their events), on 1
   and on 2 worker processes at prefetch 10, beside W4 in-process (the same handlers on
   ``ConcurrentMachineMemory``). ``scaling_ratio_to_1proc`` = 2 processes / 1 process
-  (goal >= 1.5). The CPU seconds of the run are split between the client processes
-  (workers and resolver, from their first event) and the PostgreSQL backends
+  (goal >= 1.5); ``prefetch=2`` asks whether fewer events in flight per process leave
+  room for a second one. The CPU seconds of the run are split between the client
+  processes (workers and resolver, from their first event) and the PostgreSQL backends
   serving them (found by the run's ``application_name``, read from ``/proc``: the server
   must run on this machine, else the figure is 0).
 * PG5 (W5 on PostgreSQL): sequential ``resolve()`` latency, this process -> ``bench.a``
@@ -75,11 +76,11 @@ def _drop(schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def _handlers(kind: str, memory: Any) -> list[dict[str, Any]]:
+def _handlers(kind: str, memory: Any, prefetch: int = _W4_PREFETCH) -> list[dict[str, Any]]:
     if kind == "w4":
         return [
-            {"handler": sequence_resumable(memory), "prefetch": _W4_PREFETCH},
-            {"handler": service_handler(_SVC_S), "prefetch": _W4_PREFETCH},
+            {"handler": sequence_resumable(memory), "prefetch": prefetch},
+            {"handler": service_handler(_SVC_S), "prefetch": prefetch},
         ]
     if kind == "hops":
         return [{"handler": h, "prefetch": _W1_PREFETCH} for h in hop_handlers()]
@@ -103,7 +104,8 @@ def _worker(args: dict[str, Any]) -> None:
     schema, dsn = args["schema"], args["dsn"]
     with PostgresMachineMemory(dsn, schema=schema) as memory:
         transport = PostgresTransport(dsn, schema=schema)
-        with create_concurrent_event_broker(_handlers(args["kind"], memory), transport=transport):
+        handlers = _handlers(args["kind"], memory, args["prefetch"])
+        with create_concurrent_event_broker(handlers, transport=transport):
             print(json.dumps({"ready": True}), flush=True)
             started = _own_cpu_s()  # the start (imports, connections) is not the run's
             sys.stdin.readline()
@@ -141,12 +143,14 @@ def _server_cpu_s(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 @contextmanager
-def _workers(kind: str, processes: int, dsn: str) -> Iterator[tuple[str, list[float]]]:
+def _workers(
+    kind: str, processes: int, dsn: str, prefetch: int = _W4_PREFETCH
+) -> Iterator[tuple[str, list[float]]]:
     """``processes`` worker processes on a fresh schema; yields it and their CPU seconds."""
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
     PostgresMachineMemory(dsn, schema=schema).close()  # migrate once, before the race
     PostgresTransport(dsn, schema=schema).close(None)
-    args = json.dumps({"schema": schema, "kind": kind, "dsn": dsn})
+    args = json.dumps({"schema": schema, "kind": kind, "dsn": dsn, "prefetch": prefetch})
     running = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.workloads.pg_broker", args],
@@ -181,7 +185,8 @@ def _resolve_all(handle: Any, events: list[Any], missing: str = "raise") -> list
 
 def _w4_on_postgres(m: int, processes: int, params: Params) -> Figures:
     dsn, application = _dsn(params)
-    with _workers("w4", processes, dsn) as (schema, worker_cpu):
+    prefetch = int(params.get("prefetch", _W4_PREFETCH))
+    with _workers("w4", processes, dsn, prefetch) as (schema, worker_cpu):
         transport = PostgresTransport(dsn, schema=schema)
         with create_concurrent_event_broker([], transport=transport) as handle:
             inits = [sequence_init(_CALLS) for _ in range(m)]
@@ -201,10 +206,10 @@ def _w4_on_postgres(m: int, processes: int, params: Params) -> Figures:
     }
 
 
-def _w4_in_process(m: int) -> float:
+def _w4_in_process(m: int, prefetch: int) -> float:
     with (
         ConcurrentMachineMemory() as memory,
-        create_concurrent_event_broker(_handlers("w4", memory)) as handle,
+        create_concurrent_event_broker(_handlers("w4", memory, prefetch)) as handle,
     ):
         inits = [sequence_init(_CALLS) for _ in range(m)]
         with Stopwatch() as watch:
@@ -216,7 +221,7 @@ def run_pg4(params: Params, scale: float) -> Figures:
     m = scaled(500, scale, minimum=5)
     one = _w4_on_postgres(m, 1, params)
     two = _w4_on_postgres(m, 2, params)
-    baseline = _w4_in_process(m)
+    baseline = _w4_in_process(m, int(params.get("prefetch", _W4_PREFETCH)))
     return {
         "workflows_per_s_2proc": two["workflows_per_s"],
         "scaling_ratio_to_1proc": two["workflows_per_s"] / one["workflows_per_s"],
@@ -308,7 +313,7 @@ WORKLOADS = [
     Workload(
         id="PG4",
         name="PostgreSQL broker: W4 on 1 and 2 worker processes vs in-process",
-        sweep=[{"sync": 1}, {"sync": 0}],
+        sweep=[{"sync": 1}, {"sync": 0}, {"sync": 1, "prefetch": 2}],
         run=run_pg4,
         headline="scaling_ratio_to_1proc",
         tags=frozenset({"postgres", "workflow"}),
