@@ -478,6 +478,11 @@ class PostgresTransport:
     def _upkeep(self) -> None:
         with self._lock:
             holding = any(slots.held for slots in self._slots.values())
+            # A resolve that timed out stopped waiting: forget its lineage here (its
+            # events still run; the purge deletes its row).
+            for lineage_id, waiter in list(self._waiting.items()):
+                if any(tracker.abandoned for tracker in waiter.trackers):
+                    del self._waiting[lineage_id]
             waiting = list(self._waiting)
         params = {"me": self._me, "lease_ms": self._lease_ms, "channel": self._channel}
         if holding:
