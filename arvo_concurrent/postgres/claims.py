@@ -44,8 +44,10 @@ class Claim(WorkTracker):
         "event",
         "failures",
         "final",
+        "final_text",
         "lineage_id",
         "outbox",
+        "output_texts",
         "outputs",
         "reply_to",
         "retry",
@@ -77,7 +79,9 @@ class Claim(WorkTracker):
         self.lineage_id = lineage_id
         self.reply_to = reply_to
         self.outputs: list[Any] = []
+        self.output_texts: list[str] = []  # their JSON, encoded once
         self.final: Any = None
+        self.final_text: str | None = None
         self.failures: list[tuple[Exception, Any]] = []
         self.retry: tuple[float, Exception] | None = None
         self.outbox = Outbox(conninfo)
@@ -95,11 +99,13 @@ class Claim(WorkTracker):
 
     def keep(self, event: Any) -> None:
         """Collect an event the handler published (the lineage's final one apart)."""
-        encode_event(event)  # refuse it now, in the handler, as a publish would
+        text = encode_event(event)  # refused now, in the handler, as a publish would be
         if event.to == self.reply_to:
             self.final = event
+            self.final_text = text
         else:
             self.outputs.append(event)
+            self.output_texts.append(text)
 
     def __repr__(self) -> str:
         return f"Claim(row={self.row_id}, topic={self.topic!r}, attempt={self.attempt})"

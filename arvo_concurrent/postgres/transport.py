@@ -551,11 +551,11 @@ class PostgresTransport:
             "reply_to": claim.reply_to,
             "lease_ms": self._lease_ms,
             "o_topics": [output.to for output in outputs],
-            "o_events": [encode_event(output) for output in outputs],
+            "o_events": claim.output_texts if outputs else [],
             "o_ids": [str(output.id) for output in outputs],
             "o_sources": [str(output.source) for output in outputs],
             "o_mine": mine,
-            "final": None if claim.final is None else encode_event(claim.final),
+            "final": claim.final_text,
             "errors": self._lineage_errors(claim),
             "channel": self._channel,
         }
