@@ -6,9 +6,11 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from arvo_concurrent import ResolveError, create_concurrent_event_broker
-from arvo_concurrent.postgres import PostgresTransport, RemoteHandlerError
+from arvo_concurrent import ArvoEvent, ResolveError, create_concurrent_event_broker
+from arvo_concurrent.postgres import PostgresMachineMemory, PostgresTransport, RemoteHandlerError
+from benchmarks.workloads.bench_arvo import sequence_init, sequence_resumable, service_handler
 from tests.postgres_broker.handlers import Runs, work_event, work_handler
+from tests.postgres_broker.test_processes import _state_versions
 from tests.postgres_broker.test_single_process import Reports
 
 _RETRY = {"max_retries": 1, "initial_delay_ms": 1, "backoff_exponent": 1}
@@ -62,3 +64,63 @@ def test_nothing_is_lost_when_a_worker_closes_mid_stream(dsn: str, schema: str) 
     assert set(runs_a.by_n) >= {0, 1, 2, 3}
     # Reported: the dead ones, once each, by the worker that ran their last attempt.
     assert len(reports_a) + len(reports_b) == dead
+
+
+class GatedService:
+    """The W4 service whose first call waits for ``gate`` (``started`` says it began)."""
+
+    def __init__(self) -> None:
+        self._handler = service_handler(0.0)
+        self.source = self._handler.source
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def execute(self, event: ArvoEvent) -> Any:
+        if not self.started.is_set():
+            self.started.set()
+            self.gate.wait()
+        return self._handler.execute(event)
+
+
+def _waiting(handle: Any, topic: str) -> int:
+    stats = handle.broker.get_stats(topic)
+    return 0 if stats is None else int(stats.waiting)
+
+
+def test_closing_gives_back_the_steps_kept_in_the_process(dsn: str, schema: str) -> None:
+    # Prefetch 1 each: while the first workflow's service call is held, the second one's
+    # call is kept by the same process and waits in its pool; the close must hand it over.
+    with PostgresMachineMemory(dsn, schema=schema) as memory:
+
+        def worker(service: Any) -> Any:
+            handlers = [
+                {"handler": sequence_resumable(memory), "prefetch": 1},
+                {"handler": service, "prefetch": 1},
+            ]
+            return create_concurrent_event_broker(
+                handlers, transport=PostgresTransport(dsn, schema=schema, lease_ms=5_000)
+            )
+
+        gated = GatedService()
+        with create_concurrent_event_broker(
+            [], transport=PostgresTransport(dsn, schema=schema)
+        ) as resolver:
+            first = worker(gated)
+            futures = [resolver.resolve_async(sequence_init(3)) for _ in range(2)]
+            assert gated.started.wait(20)
+            # The second call waits in the service's pool: a state of the pool that no
+            # callback announces, so the test looks at it until it holds (microseconds
+            # per look, bounded by the test's timeout).
+            while _waiting(first, gated.source) < 1:
+                pass
+            closing = threading.Thread(target=first.close, args=(20,))
+            closing.start()
+            first.broker.closing.wait(20)
+            gated.gate.set()  # the held call finishes during the close and settles
+            # ...and the waiting one went back to the queue, for the next worker.
+            closing.join(20)
+            assert not closing.is_alive()
+            with worker(service_handler(0.0)):
+                finals = [future.result(30) for future in futures]
+    assert [final.type for final in finals] == ["arvo.orc.bench.sequence.done"] * 2
+    assert list(_state_versions(dsn, schema).values()) == [4, 4]  # each step once
