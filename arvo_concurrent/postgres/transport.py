@@ -295,13 +295,13 @@ class PostgresTransport:
         return True
 
     def stop(self) -> None:
-        """Claim nothing more; the events held still run and settle. Idempotent."""
+        """Claim nothing more; the events held still run and settle. Idempotent; never blocks.
+
+        A claim already under way still delivers what it got (close gives it back).
+        """
         with self._lock:
             self._stopping = True
         self._wake.set()
-        feeder = self._feeder
-        if feeder is not None and feeder is not threading.current_thread():
-            feeder.join(_CONNECTION_TIMEOUT_S)
 
     def close(self, deadline: float | None) -> None:
         """Stop listening and close the pool, by ``deadline`` (monotonic). Idempotent.
@@ -311,6 +311,9 @@ class PostgresTransport:
         back to the queue when their lease lapses.
         """
         self.stop()
+        feeder = self._feeder
+        if feeder is not None and feeder is not threading.current_thread():
+            feeder.join(remaining(deadline))
         if not self._closed:
             try:
                 self._drop_collected()
