@@ -39,6 +39,10 @@ Hooks for ``create_concurrent_event_broker`` and ``resolve``:
 * ``closing`` is a read-only :class:`threading.Event` set when ``close()`` starts, so
   a retry backoff can wait on it and end early.
 
+Transport: by default events travel inside this process; ``transport=`` moves them
+through something shared instead (see :mod:`~arvo_concurrent.broker.transport`), and the
+pools are then fed by it.
+
 Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then raise
 :class:`~arvo_concurrent.errors.ClosedError`), drops every waiting event (its lineage
 records an :class:`~arvo_concurrent.broker.errors.EventDroppedError` at once, and

@@ -4,7 +4,9 @@ input middleware -> ``handler.execute`` with retries -> output middleware -> eac
 output event either to ``on_domained_events`` (its ``domain`` is set) or published.
 
 It all runs on the pool worker that took the event, so the event keeps its prefetch
-slot through its retries, and a domained callback counts as the event's in-flight
+slot through its retries (unless its ``publish`` has a ``retry_later``, as a durable
+transport's does: the retry then waits in the queue, slot freed), and a domained
+callback counts as the event's in-flight
 work: ``resolve`` and ``wait_for_idle`` wait for it. Every failure reaches
 ``on_broker_error`` with the event it is about, and is recorded on the event's lineage
 (what ``resolve`` raises with); one failing output never stops the others.
