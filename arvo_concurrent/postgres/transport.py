@@ -30,7 +30,6 @@ same database get exactly-once steps (see :mod:`~arvo_concurrent.postgres.outbox
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -47,16 +46,12 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from arvo_concurrent.actors.lifecycle import remaining
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.broker.broker import Delivery
-from arvo_concurrent.broker.errors import EventDroppedError
-from arvo_concurrent.broker.tracking import Lineage, WorkTracker
+from arvo_concurrent.broker.tracking import Lineage
 from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
 from arvo_concurrent.postgres.claims import Claim, ClaimPublisher, encode_event
 from arvo_concurrent.postgres.dead_letters import DeadLetter
-from arvo_concurrent.postgres.errors import (
-    QueueBackendError,
-    QueueEncodingError,
-    RemoteHandlerError,
-)
+from arvo_concurrent.postgres.errors import QueueBackendError, QueueEncodingError
+from arvo_concurrent.postgres.lineages import Lineages, decode_or_none, encode_errors
 from arvo_concurrent.postgres.outbox import PendingWrite
 from arvo_concurrent.postgres.outbox import current as current_outbox
 from arvo_concurrent.postgres.queue_schema import check_queue_schema, migrate_queue
@@ -93,16 +88,6 @@ class _Slots:
     @property
     def free(self) -> int:
         return self.pool.prefetch - self.held
-
-
-class _Waiting:
-    """A lineage published from this process, waited for by its trackers."""
-
-    __slots__ = ("event", "trackers")
-
-    def __init__(self, event: Any, trackers: Sequence[WorkTracker]) -> None:
-        self.event = event
-        self.trackers = trackers
 
 
 class PostgresTransport:
@@ -190,8 +175,7 @@ class PostgresTransport:
             raise
         self._lock = threading.Lock()
         self._slots: dict[str, _Slots] = {}
-        self._waiting: dict[str, _Waiting] = {}
-        self._collected: list[str] = []  # lineage rows read, to delete
+        self._lineages = Lineages(self._sql, self._report)
         self._wake = threading.Event()
         self._due_at = math.inf
         self._purged_at = -math.inf
@@ -263,27 +247,21 @@ class PostgresTransport:
         """
         text = encode_event(event)
         trackers = lineage[1:]
-        lineage_id = secrets.token_hex(12) if trackers else None
-        reply_to = next((t.capture_topic for t in trackers if t.capture_topic), None)
-        if lineage_id is not None:
-            for tracker in trackers:
-                tracker.add()
-            with self._lock:
-                self._waiting[lineage_id] = _Waiting(event, trackers)
+        lineage_id = self._lineages.open(event, trackers)
         params = {
             "lineage": lineage_id,
             "topic": event.to,
             "event": text,
             "event_id": str(getattr(event, "id", "")),
             "source": str(getattr(event, "source", "")),
-            "reply_to": reply_to,
+            "reply_to": next((t.capture_topic for t in trackers if t.capture_topic), None),
             "channel": self._channel,
         }
         try:
             self._run("publish", self._sql.publish, params, event=event)
         except BaseException:
             if lineage_id is not None:
-                self._forget(lineage_id)
+                self._lineages.cancel(lineage_id)
             raise
 
     def take_back(self, item: Delivery) -> bool:
@@ -316,19 +294,14 @@ class PostgresTransport:
             feeder.join(remaining(deadline))
         if not self._closed:
             try:
-                self._drop_collected()
+                self._lineages.drop_collected(self._run)
             except ArvoConcurrentError:
                 logger.debug("Could not delete collected lineages; the purge will", exc_info=True)
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            error = EventDroppedError(waiter.event, waiter.event.to, "closed")
-            for tracker in waiter.trackers:
-                tracker.record_error(error, waiter.event)
-                tracker.done()
+        self._lineages.end_all()
         if self._wakeups is not None:
             self._wakeups.close(self._send_stop, remaining(deadline))
         elif self._listener is not None:
@@ -481,19 +454,15 @@ class PostgresTransport:
     def _upkeep(self) -> None:
         with self._lock:
             holding = any(slots.held for slots in self._slots.values())
-            # A resolve that timed out stopped waiting: forget its lineage here (its
-            # events still run; the purge deletes its row).
-            for lineage_id, waiter in list(self._waiting.items()):
-                if any(tracker.abandoned for tracker in waiter.trackers):
-                    del self._waiting[lineage_id]
-            waiting = list(self._waiting)
+        waiting = self._lineages.waiting()
         params = {"me": self._me, "lease_ms": self._lease_ms, "channel": self._channel}
         if holding:
             self._run("heartbeat", self._sql.heartbeat, params)
         self._run("reclaim", self._sql.reclaim, params)
         if waiting:
-            self._collect(waiting)  # a lost notification costs one poll, not a hang
-        self._drop_collected()
+            # A lost notification costs one poll, not a hang.
+            self._lineages.collect(self._run, waiting)
+        self._lineages.drop_collected(self._run)
         now = time.monotonic()
         if now >= self._purged_at + _PURGE_EVERY_S:
             self._purged_at = now
@@ -714,78 +683,27 @@ class PostgresTransport:
                 slots.more = True
             self._wake.set()
         elif payload.startswith("l:"):
-            with self._lock:
-                mine = payload[2:] in self._waiting
-            if mine:
+            if self._lineages.waits_for(payload[2:]):
                 self._collect_safely([payload[2:]])
         elif payload == WAKE_ALL:
             self._mark_all()
             self._wake.set()
-            with self._lock:
-                waiting = list(self._waiting)
+            waiting = self._lineages.waiting()
             if waiting:
                 self._collect_safely(waiting)
 
     def _collect_safely(self, ids: list[str]) -> None:
         try:
-            self._collect(ids)
+            self._lineages.collect(self._run, ids)
         except ArvoConcurrentError as error:
             # The feeder's upkeep collects them again.
             logger.warning("Could not collect settled lineages: %s", error)
 
-    def _collect(self, ids: list[str]) -> None:
-        for lineage_id, final, errors in self._run("collect", self._sql.collect, {"ids": ids}):
-            waiter = self._forget(lineage_id, release=False)
-            if waiter is None:
-                continue
-            with self._lock:
-                self._collected.append(lineage_id)
-            self._finish(waiter, final, errors)
-
-    def _drop_collected(self) -> None:
-        """Delete the lineage rows collected so far (one statement for all of them)."""
-        with self._lock:
-            ids, self._collected = self._collected, []
-        if ids:
-            self._run("forget", self._sql.forget, {"ids": ids})
-
-    def _finish(self, waiter: _Waiting, final: str | None, errors: list[Any]) -> None:
-        recorded = [
-            (RemoteHandlerError(e["type"], e["message"], _decode_or_none(e["event"])), e)
-            for e in errors
-        ]
-        final_event = None if final is None else _decode_or_none(final)
-        for tracker in waiter.trackers:
-            for error, _ in recorded:
-                tracker.record_error(error, error.event)
-            if final_event is not None and tracker.capture_topic == final_event.to:
-                try:
-                    tracker.capture(final_event)
-                except Exception as failure:  # noqa: BLE001 - user code: reported
-                    self._report(failure, final_event)
-            tracker.done()
-
-    def _forget(self, lineage_id: str, *, release: bool = True) -> _Waiting | None:
-        with self._lock:
-            waiter = self._waiting.pop(lineage_id, None)
-        if waiter is not None and release:
-            for tracker in waiter.trackers:
-                tracker.done()
-        return waiter
-
-    def _lineage_errors(self, claim: Claim) -> str:
+    @staticmethod
+    def _lineage_errors(claim: Claim) -> str:
         if claim.lineage_id is None or not claim.failures or claim.retry is not None:
             return "[]"
-        return json.dumps(
-            [
-                {
-                    "type": type(error).__qualname__,
-                    "message": str(error),
-                    "event": _encode_or_none(about),
-                }
-                for error, about in claim.failures
-            ]
-        )
+        return encode_errors(claim.failures)
 
     # -- database ------------------------------------------------------------------------
 
@@ -852,24 +770,8 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__qualname__}: {error}"
 
 
-def _encode_or_none(event: Any) -> str | None:
-    try:
-        return encode_event(event)
-    except Exception:  # noqa: BLE001 - an error's event need not be an ArvoEvent
-        return None
-
-
-def _decode_or_none(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return ArvoEvent.from_json(text)
-    except Exception:  # noqa: BLE001 - kept as text below
-        return None
-
-
 def _decode_or_text(text: str) -> Any:
-    decoded = _decode_or_none(text)
+    decoded = decode_or_none(text)
     return text if decoded is None else decoded
 
 
