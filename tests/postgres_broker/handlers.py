@@ -1,8 +1,8 @@
 """Handlers and events of the PostgreSQL broker tests (real Arvo handlers).
 
 * ``com.test.work``: a plain handler; ``data.mode`` says what it does: ``"ok"`` replies
-  ``evt.test.work.success``; ``"fail"`` raises; ``"flaky"`` raises until the test's
-  ``Flaky.left`` runs out; ``"hold"`` blocks until the test opens ``Gate``.
+  ``evt.test.work.success``; ``"fail"`` raises ``ConnectionError``; ``"flaky"`` raises until
+  the test's ``Flaky`` runs out; ``"hold"`` blocks until the test sets ``Runs.gate``.
 * The W4 workflow (``arvo.orc.bench.sequence`` and ``com.bench.svc``) comes from the
   benchmarks, so the tests and the benchmarks run the same handlers.
 """
@@ -16,7 +16,6 @@ import msgspec
 
 from arvo_concurrent import (
     ArvoEvent,
-    IArvoEventHandler,
     create_arvo_event_factory,
     create_arvo_event_handler,
     create_simple_arvo_contract,
@@ -105,10 +104,10 @@ def _done(data: Work) -> dict[str, Any]:
     return {"type": "evt.test.work.success", "data": {"n": data.n}}
 
 
-def work_handler(runs: Runs, flaky: Flaky | None = None) -> IArvoEventHandler:
-    """``com.test.work`` recording its runs in ``runs``."""
-    handler: IArvoEventHandler = WorkHandler(runs, flaky)  # type: ignore[assignment]
-    return handler
+def work_handler(runs: Runs, flaky: Flaky | None = None) -> WorkHandler:
+    """``com.test.work`` recording its runs in ``runs`` (the broker takes any object with
+    ``source`` and ``execute``)."""
+    return WorkHandler(runs, flaky)
 
 
 def work_event(n: int, mode: str = "ok") -> ArvoEvent:
