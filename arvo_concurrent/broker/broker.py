@@ -39,6 +39,10 @@ Hooks for ``create_concurrent_event_broker`` and ``resolve``:
 * ``closing`` is a read-only :class:`threading.Event` set when ``close()`` starts, so
   a retry backoff can wait on it and end early.
 
+Transport: by default events travel inside this process; ``transport=`` moves them
+through something shared instead (see :mod:`~arvo_concurrent.broker.transport`), and the
+pools are then fed by it.
+
 Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then raise
 :class:`~arvo_concurrent.errors.ClosedError`), drops every waiting event (its lineage
 records an :class:`~arvo_concurrent.broker.errors.EventDroppedError` at once, and
@@ -93,6 +97,7 @@ from arvo_concurrent.broker.errors import (
 from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
+from arvo_concurrent.broker.transport import Transport
 from arvo_concurrent.errors import ClosedError
 
 if TYPE_CHECKING:
@@ -154,13 +159,14 @@ class Delivery(msgspec.Struct, frozen=True):
     """An event on its way to a handler, with the trackers it counts in.
 
     ``publish`` is the lineage's publisher, None for the lineage's first event (its
-    handler's run makes it). ``queued_at``: when it was routed (``time.perf_counter()``),
-    kept only for a broker with telemetry (its ``arvo.queue.wait``); 0 otherwise.
+    handler's run makes it); a transport gives each of its events a publisher of its own.
+    ``queued_at``: when it was routed (``time.perf_counter()``), kept only for a broker
+    with telemetry (its ``arvo.queue.wait``); 0 otherwise.
     """
 
     event: Any
     lineage: Lineage
-    publish: LineagePublisher | None
+    publish: Publish | None
     queued_at: float = 0.0
 
 
@@ -190,6 +196,8 @@ class ConcurrentEventBroker(Closeable):
             providers record nothing (no OpenTelemetry SDK installed when the broker is
             made): the hot path pays one ``None`` check per hop, and :attr:`telemetry`
             is None.
+        transport: where events travel between ``publish`` and the pools (see
+            :mod:`~arvo_concurrent.broker.transport`); None (default): in this process.
     """
 
     def __init__(
@@ -198,6 +206,7 @@ class ConcurrentEventBroker(Closeable):
         *,
         max_hops: int = DEFAULT_MAX_HOPS,
         telemetry: Telemetry | None = None,
+        transport: Transport | None = None,
     ):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
@@ -209,6 +218,9 @@ class ConcurrentEventBroker(Closeable):
         self._tracker = WorkTracker()
         self._root: Lineage = (self._tracker,)
         self._routes = RouteTable()
+        self._transport = transport
+        if transport is not None:
+            transport.attach(self)  # before any thread of ours starts: it may refuse
         self._router = Router.start(self._routes)
         self._closing = ClosingSignal()
         self._closed = False
@@ -220,6 +232,16 @@ class ConcurrentEventBroker(Closeable):
         self._pools: set[HandlerPool] = set()
         # Kept only when it records something: with no SDK installed, nothing per event.
         self.telemetry = telemetry if telemetry is not None and telemetry.bind(self) else None
+
+    @property
+    def tracker(self) -> WorkTracker:
+        """The tracker every event run in this process counts in (``wait_for_idle``)."""
+        return self._tracker
+
+    @property
+    def transport(self) -> Transport | None:
+        """The transport the events travel by (None: in this process)."""
+        return self._transport
 
     # -- subscriptions -------------------------------------------------------------
 
@@ -249,6 +271,8 @@ class ConcurrentEventBroker(Closeable):
             ClosedError: the broker is closed.
         """
         _check_subscription(fn, topic, prefetch, max_queued)
+        if self._transport is not None:
+            fn = self._transport.wrap(fn)
         pool = HandlerPool(
             topic, prefetch, functools.partial(self._run, fn), _settle, max_queued=max_queued
         )
@@ -266,6 +290,8 @@ class ConcurrentEventBroker(Closeable):
             if outcome is InstallOutcome.CONFLICT:
                 raise SubscriptionConflictError(topic)
             raise ClosedError("broker")
+        if self._transport is not None:
+            self._transport.subscribed(topic, pool)
         return functools.partial(self._unsubscribe, topic, pool)
 
     def _unsubscribe(self, topic: str, pool: HandlerPool) -> None:
@@ -274,6 +300,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return  # close() has already retired every pool
         if removed:
+            if self._transport is not None:
+                self._transport.unsubscribed(topic)
             self._retire(pool, "unsubscribed")
 
     def clear(self) -> None:
@@ -283,6 +311,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return
         for pool in pools:
+            if self._transport is not None:
+                self._transport.unsubscribed(pool.topic)
             self._retire(pool, "cleared")
 
     @property
@@ -346,6 +376,9 @@ class ConcurrentEventBroker(Closeable):
         if not to or not isinstance(to, str):
             raise InvalidEventError(event)
         if lineage is not self._root and self._diverted(event, to, lineage):
+            return
+        if self._transport is not None:
+            self._transport.send(event, lineage)
             return
         if publisher is not None and next(publisher.hops) >= self.max_hops:
             self.report(HopLimitError(event, self.max_hops), event, lineage=lineage)
@@ -509,6 +542,8 @@ class ConcurrentEventBroker(Closeable):
 
     def _close(self, pools: list[HandlerPool], deadline: float | None) -> None:
         self._closing._trip()
+        if self._transport is not None:
+            self._transport.stop()
         self._seal(deadline)
         router_stop: StopRequest = (self._router, self._router.stop(block=False))
         reports: list[ErrorRecord] = []
@@ -520,6 +555,8 @@ class ConcurrentEventBroker(Closeable):
         for pool in pools:
             pool.join(deadline)
         await_stopped([router_stop], deadline)
+        if self._transport is not None:
+            self._transport.close(deadline)
         if reporter is not None:
             reporter.join(remaining(deadline))
             if reporter.is_alive():
@@ -548,6 +585,9 @@ class ConcurrentEventBroker(Closeable):
             self._pools = {p for p in self._pools if not p.stopped()}
         reports: list[ErrorRecord] = []
         for item in dropped:
+            if self._transport is not None and self._transport.take_back(item):
+                release(item.lineage)
+                continue
             error = EventDroppedError(item.event, pool.topic, reason)
             for tracker in item.lineage:
                 tracker.record_error(error, item.event)

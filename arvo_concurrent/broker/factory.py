@@ -34,6 +34,7 @@ from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
 from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
+from arvo_concurrent.broker.transport import Transport
 
 if TYPE_CHECKING:
     from arvo_concurrent.observability.telemetry import Telemetry
@@ -284,6 +285,7 @@ def create_concurrent_event_broker(
     max_hops: int = DEFAULT_MAX_HOPS,
     sleep: Callable[[float], object] | None = None,
     telemetry: Telemetry | None = None,
+    transport: Transport | None = None,
 ) -> ConcurrentEventBrokerHandle:
     """Build a broker that runs Arvo handlers, each at its own prefetch, with retries.
 
@@ -307,6 +309,10 @@ def create_concurrent_event_broker(
             wait, domained event and resolve, and the broker's metrics. None (the
             default), or one that would record nothing (no SDK installed): no tracing,
             and no cost beyond a ``None`` check per hop.
+        transport: where the events travel (None, the default: in this process). With
+            :class:`arvo_concurrent.postgres.PostgresTransport` they go through a
+            PostgreSQL queue that several processes serve, and a retry waits there
+            (see the README's "Durable broker on PostgreSQL").
 
     Returns:
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
@@ -315,7 +321,9 @@ def create_concurrent_event_broker(
         TypeError / ValueError: a bad entry (the message names the key and value), or
             two handlers with one source ("Subscription conflict").
     """
-    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops, telemetry=telemetry)
+    broker = ConcurrentEventBroker(
+        on_error=on_broker_error, max_hops=max_hops, telemetry=telemetry, transport=transport
+    )
     pipelines: dict[str, HandlerPipeline] = {}
     try:
         for entry in handlers:

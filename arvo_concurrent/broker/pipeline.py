@@ -4,7 +4,9 @@ input middleware -> ``handler.execute`` with retries -> output middleware -> eac
 output event either to ``on_domained_events`` (its ``domain`` is set) or published.
 
 It all runs on the pool worker that took the event, so the event keeps its prefetch
-slot through its retries, and a domained callback counts as the event's in-flight
+slot through its retries (unless its ``publish`` has a ``retry_later``, as a durable
+transport's does: the retry then waits in the queue, slot freed), and a domained
+callback counts as the event's in-flight
 work: ``resolve`` and ``wait_for_idle`` wait for it. Every failure reaches
 ``on_broker_error`` with the event it is about, and is recorded on the event's lineage
 (what ``resolve`` raises with); one failing output never stops the others.
@@ -27,7 +29,7 @@ import msgspec
 from arvo_concurrent.broker.config import ResolvedHandlerConfig
 from arvo_concurrent.broker.errors import DomainedEventError, HandlerAbortedError
 from arvo_concurrent.broker.middleware import MiddlewareError, apply_input, apply_output
-from arvo_concurrent.broker.retry import Failed, Suppressed, run_with_retries
+from arvo_concurrent.broker.retry import Deferred, Failed, Suppressed, run_with_retries
 from arvo_concurrent.broker.tracking import Lineage
 from arvo_concurrent.observability.logfields import event_log_fields, reporting_attempts
 
@@ -142,13 +144,15 @@ class HandlerPipeline:
         lineage: Lineage,
         traced: Executions | None,
     ) -> None:
-        outputs = self._execute(event, lineage, traced)
+        outputs = self._execute(event, publish, lineage, traced)
         if outputs is None:
             return
         for output in outputs:
             self._emit(output, publish, lineage)
 
-    def _execute(self, event: Any, lineage: Lineage, traced: Executions | None) -> list[Any] | None:
+    def _execute(
+        self, event: Any, publish: Any, lineage: Lineage, traced: Executions | None
+    ) -> list[Any] | None:
         try:
             source = apply_input(self._config.middleware.input, event)
         except MiddlewareError as error:
@@ -157,6 +161,10 @@ class HandlerPipeline:
             self._report(error, event, lineage)
             return None
         execute = self._config.handler.execute
+        # A durable broker's publish runs retries later, from its queue (its attempt
+        # numbers go on across deliveries); the in-process one waits here.
+        retry_later = getattr(publish, "retry_later", None)
+        first = getattr(publish, "attempt", 1)
         outcome = run_with_retries(
             (lambda: execute(source)) if traced is None else traced.call(execute, source),
             self._config.retry,
@@ -164,9 +172,17 @@ class HandlerPipeline:
             closing=self._closing,
             on_error=self._config.on_error,
             sleep=self._sleep,
+            first_attempt=first,
+            defer=retry_later is not None,
         )
         # One counter update per event: this lock is taken on every event of the handler.
-        attempts = {"executions": outcome.attempts, "retries": outcome.attempts - 1}
+        executions = outcome.attempts - first + 1
+        attempts = {"executions": executions, "retries": executions - (1 if first == 1 else 0)}
+        if isinstance(outcome, Deferred):
+            self._counts.add(**attempts)
+            assert retry_later is not None  # only a retry_later defers
+            retry_later(outcome.delay_s, outcome.error)
+            return None
         if isinstance(outcome, Suppressed):
             self._counts.add(suppressed=1, **attempts)
             self._observe("suppressed", outcome.attempts)
