@@ -143,7 +143,11 @@ _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
-# it to a full TTL; a waiter that died lets it lapse soon). Either way notify.
+# it to a full TTL; a waiter that died lets it lapse soon), and notify it. Without one,
+# notify only when another transaction had locked the lease row as seen (xmax neither 0
+# nor this transaction): a refused lock, whose queued request this statement's snapshot
+# may not show. Every waiter is queued, so an unlock that nobody waits for is silent
+# (a NOTIFY costs every listener a wake-up, and serialises commits).
 # Row locks are always taken lease first, then waiter or state rows (as a lock try and a
 # write do): the later CTEs refer to ``mine`` so that it runs, and locks, first.
 _UNLOCK = """
@@ -178,7 +182,11 @@ taken AS (
     DELETE FROM {waiter} w USING next
     WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
 )
-SELECT pg_notify(%(channel)s, %(key)s) FROM moved
+SELECT CASE WHEN EXISTS (SELECT 1 FROM next) OR (
+        SELECT NOT (c.xmax = '0'::xid OR c.xmax = pg_current_xact_id()::xid)
+        FROM {lease} c WHERE c.id = %(id)s
+    ) THEN pg_notify(%(channel)s, %(key)s) END
+FROM moved
 """
 
 _HELD_BY_OTHER = """
@@ -225,7 +233,8 @@ class Statements:
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
-        unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
+        unlock: release the caller's lease, or hand it to the oldest live waiter and
+            notify (see ``_UNLOCK``); one row when it released.
         held_by_other: whether a lease is in force (asked after an unlock released none).
         cleanup: delete the state and drop a lease the caller does not hold.
         clear: delete every state, lease and queued request; wake every waiter.
