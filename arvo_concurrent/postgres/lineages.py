@@ -80,12 +80,24 @@ class Lineages:
             return lineage_id in self._waiting
 
     def waiting(self) -> list[str]:
-        """The ids still waited for; those of abandoned resolves (timed out) are dropped."""
+        """The ids still waited for."""
         with self._lock:
-            for lineage_id, waiter in list(self._waiting.items()):
-                if any(tracker.abandoned for tracker in waiter.trackers):
-                    del self._waiting[lineage_id]  # its events run on; the purge drops its row
             return list(self._waiting)
+
+    def forsake(self, lineage_id: str) -> None:
+        """A tracker of ``lineage_id`` was abandoned: stop waiting, release its trackers.
+
+        Each records why (an :class:`EventDroppedError`, reason ``"abandoned"``), as the
+        in-process broker's trackers do when the lineage's events are dropped. Never blocks.
+        """
+        with self._lock:
+            waiter = self._waiting.pop(lineage_id, None)
+        if waiter is None:
+            return
+        error = EventDroppedError(waiter.event, waiter.event.to, "abandoned")
+        for tracker in waiter.trackers:
+            tracker.record_error(error, waiter.event)
+            tracker.done()
 
     def collect(self, run: Run, ids: list[str]) -> None:
         """Finish the lineages among ``ids`` whose events all settled (one read)."""
