@@ -219,7 +219,7 @@ def _run_all(callbacks: list[Callable[[], object]]) -> None:
         except BaseException:
             # The releasing thread is usually a pool worker: a bad callback must neither
             # stop it nor skip the releases that follow (a BaseException included).
-            logger.exception("Idle callback %r failed", callback)
+            logger.exception("Tracker callback (idle or abandon) %r failed", callback)
 
 
 Lineage = tuple[WorkTracker, ...]

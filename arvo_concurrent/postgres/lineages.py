@@ -85,10 +85,11 @@ class Lineages:
             return list(self._waiting)
 
     def forsake(self, lineage_id: str) -> None:
-        """A tracker of ``lineage_id`` was abandoned: stop waiting, release its trackers.
+        """A tracker of ``lineage_id`` was abandoned: stop waiting for the lineage.
 
-        Each records why (an :class:`EventDroppedError`, reason ``"abandoned"``), as the
-        in-process broker's trackers do when the lineage's events are dropped. Never blocks.
+        Nobody waits for the abandoned trackers any more; any other one is released,
+        recording why (an :class:`EventDroppedError`, reason ``"abandoned"``), as the
+        in-process broker's trackers are when the lineage's events are dropped. Never blocks.
         """
         with self._lock:
             waiter = self._waiting.pop(lineage_id, None)
@@ -96,8 +97,9 @@ class Lineages:
             return
         error = EventDroppedError(waiter.event, waiter.event.to, "abandoned")
         for tracker in waiter.trackers:
-            tracker.record_error(error, waiter.event)
-            tracker.done()
+            if not tracker.abandoned:
+                tracker.record_error(error, waiter.event)
+                tracker.done()
 
     def collect(self, run: Run, ids: list[str]) -> None:
         """Finish the lineages among ``ids`` whose events all settled (one read)."""

@@ -190,18 +190,12 @@ WITH marked AS (
 SELECT pg_notify(%(channel)s, 'a:' || id) FROM marked
 """
 
-# The topics of this process are served (again) from now on.
-_SUBSCRIBE = """
-INSERT INTO {subscription} (topic, worker) VALUES (%(topic)s, %(me)s)
-ON CONFLICT (topic, worker) DO UPDATE SET seen_at = clock_timestamp()
-"""
-
-# Renews this process's subscriptions (with its leases) and reads the topics served: those
-# some process subscribed to within the routing window.
+# Records (or renews, with the leases) the topics this process serves, and reads the
+# topics served: those some process subscribed to within the routing window.
 _SERVED = """
 WITH renewed AS (
-    UPDATE {subscription} SET seen_at = clock_timestamp()
-    WHERE worker = %(me)s AND topic = ANY(%(topics)s)
+    INSERT INTO {subscription} (topic, worker) SELECT unnest(%(topics)s::text[]), %(me)s
+    ON CONFLICT (topic, worker) DO UPDATE SET seen_at = clock_timestamp()
 )
 SELECT DISTINCT topic FROM {subscription}
 WHERE seen_at > clock_timestamp() - %(window_s)s * interval '1 second'
@@ -268,8 +262,7 @@ class QueueStatements:
         release: give back claimed events never started; notify.
         collect: the settled lineages among ``ids``; forget: delete lineages.
         abandon: mark a lineage abandoned; notify.
-        subscribe: record a topic this process serves; served: renew those and list
-            the topics served.
+        served: record or renew the topics this process serves; list the topics served.
         dead: list dead events; requeue: make dead events ready again.
         counts: events per status. purge: forget what is older than the retention.
     """
@@ -283,7 +276,6 @@ class QueueStatements:
     collect: sql.Composed
     forget: sql.Composed
     abandon: sql.Composed
-    subscribe: sql.Composed
     served: sql.Composed
     dead: sql.Composed
     requeue: sql.Composed
@@ -313,7 +305,6 @@ class QueueStatements:
             collect=compose(_COLLECT),
             forget=compose(_FORGET),
             abandon=compose(_ABANDON),
-            subscribe=compose(_SUBSCRIBE),
             served=compose(_SERVED),
             dead=compose(_DEAD),
             requeue=compose(_REQUEUE),

@@ -257,13 +257,16 @@ class PostgresTransport:
     def subscribed(self, topic: str, pool: HandlerPool) -> None:
         """Feed ``pool`` the ready events of ``topic``; record that this process serves it.
 
-        Blocks for one round trip. Raises QueueBackendError when the database failed.
+        Blocks for one round trip; when that fails, it is reported and the next renewal
+        of the leases records it.
         """
-        self._run("subscribe", self._sql.subscribe, {"topic": topic, "me": self._me})
-        self._served = self._served | {topic}
         with self._lock:
             self._slots[topic] = _Slots(pool)
             wanted = sum(slots.pool.prefetch for slots in self._slots.values()) + 2
+        try:
+            self._read_served()
+        except ArvoConcurrentError as error:
+            self._report(error, None)
         if self._owns_pool and self._max_connections is None:
             self._pool.resize(min_size=1, max_size=max(wanted, 4))
         self._wake.set()
