@@ -279,8 +279,8 @@ class PostgresTransport:
     def send(self, event: Any, lineage: Lineage) -> None:
         """Insert ``event`` into the queue; ``lineage[1:]`` wait for its whole lineage.
 
-        Blocks for one round trip. An event for a topic no process served within the
-        last lease period is not queued but reported as a :class:`RoutingError` (to
+        Blocks for one round trip. An event for a topic no process served within
+        ``routing_window_s`` is not queued but reported as a :class:`RoutingError` (to
         ``lineage`` and ``on_error``), as the in-process broker does. A tracker that is
         abandoned marks the lineage abandoned in the queue, for every process.
 
@@ -555,7 +555,7 @@ class PostgresTransport:
             reserved = [(o.to, str(o.id)) for o, m in zip(outputs, mine, strict=True) if m]
             self._free(claim.topic, reserved, kept)
         if row is not None and row[0]:
-            self._report_unrouted(claim, outputs, row)
+            self._report_refused(claim, outputs, row)
         if status == "ready":
             self._due(delay_ms / 1000)
         for output in outputs:
@@ -599,7 +599,7 @@ class PostgresTransport:
             "channel": self._channel,
         }
 
-    def _report_unrouted(self, claim: Claim, outputs: list[Any], row: Row) -> None:
+    def _report_refused(self, claim: Claim, outputs: list[Any], row: Row) -> None:
         """Report what the settling of ``claim`` did not insert (its ``row`` says)."""
         room, abandoned = row[5], row[6]
         if claim.dropped:
