@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from arvo_concurrent import ResolveError, create_concurrent_event_broker
+from arvo_concurrent import ResolveError, ResolveTimeoutError, create_concurrent_event_broker
 from arvo_concurrent.arvo import ArvoEvent
 from arvo_concurrent.broker import EventDroppedError, HopLimitError
 from arvo_concurrent.postgres import PostgresTransport, RemoteHandlerError
@@ -138,3 +138,35 @@ def test_the_outputs_of_an_abandoned_resolve_are_not_queued(dsn: str, schema: st
     assert sorted(event.data["n"] for _, event in reports) == [0, 1, 2]
     assert {error.reason for error, _ in reports} == {"abandoned"}  # type: ignore[attr-defined]
     assert counts == {"ready": 0, "running": 0, "done": 1, "dead": 0, "dropped": 0}
+
+
+def test_a_resolve_that_timed_out_stops_its_lineage(dsn: str, schema: str) -> None:
+    script, reports = FanOut(), Reports()
+    gate = threading.Event()
+
+    def held_fan(event: ArvoEvent) -> list[ArvoEvent]:
+        assert gate.wait(_WAIT_S)  # released only once the resolve timed out
+        return script.fan(event)
+
+    handlers = script.handlers()
+    handlers[0] = {"handler": ScriptedHandler("com.test.scripted", held_fan)}
+    with (
+        create_concurrent_event_broker(
+            handlers, on_broker_error=reports, transport=_transport(dsn, schema)
+        ) as worker,
+        create_concurrent_event_broker([], transport=_transport(dsn, schema)) as resolver,
+    ):
+        with pytest.raises(ResolveTimeoutError):
+            resolver.resolve(scripted_event(), timeout=0.2)
+        gate.set()
+        # The first event was either still queued (then dropped unrun) or held (then
+        # its outputs are dropped): in both cases nothing after it runs.
+        assert reports.heard.acquire(timeout=_WAIT_S)
+        worker.broker.wait_for_idle(_WAIT_S)
+        counts = worker.broker.transport.counts()
+    assert script.ran == []
+    assert {(type(error), error.reason) for error, _ in reports} == {  # type: ignore[attr-defined]
+        (EventDroppedError, "abandoned")
+    }
+    assert len(reports) in (1, 3)
+    assert (counts["ready"], counts["running"], counts["done"] + counts["dropped"]) == (0, 0, 1)
