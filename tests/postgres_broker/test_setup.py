@@ -32,6 +32,7 @@ def test_migrate_queue_is_idempotent_and_the_transport_checks_it(dsn: str, schem
         ({"lease_ms": 0}, "lease_ms"),
         ({"poll_interval_s": -1}, "poll_interval_s"),
         ({"retention_s": "1"}, "retention_s"),
+        ({"routing_window_s": -5}, "routing_window_s"),
         ({"schema": ""}, "schema"),
     ],
 )
