@@ -6,8 +6,9 @@ zero NOTIFYs ``l:<id>``; the resolving process then reads the row (the final eve
 the errors reported for the lineage, in any process), hands them to its trackers and
 releases them. The rows read are deleted later, in batches, so a resolve waits for no
 commit of its own. A resolve that gives up (:meth:`Lineages.forsake`) is no longer
-waited for; the transport marks its row abandoned for the other processes. Every method is thread-safe; only the ones that take a ``run``
-statement runner block, for one round trip.
+waited for; the transport marks its row abandoned for the other processes. Every
+method is thread-safe; only the ones that take a ``run`` statement runner block, for
+one round trip.
 """
 
 from __future__ import annotations
