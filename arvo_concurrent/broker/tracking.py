@@ -65,6 +65,7 @@ class WorkTracker:
     """
 
     __slots__ = (
+        "_abandon_callbacks",
         "_capture",
         "_cond",
         "_count",
@@ -105,6 +106,7 @@ class WorkTracker:
         self._errors: list[tuple[Exception, Any]] | None = [] if record_errors else None
         self.abandoned = False
         """Whether :meth:`abandon` was called: the lineage is stopped."""
+        self._abandon_callbacks: list[Callable[[], object]] = []
 
     @property
     def pending(self) -> int:
@@ -178,9 +180,27 @@ class WorkTracker:
     def abandon(self) -> None:
         """Stop this lineage: the broker routes none of its new events, drops its waiting ones.
 
-        Idempotent; never blocks. Events already running finish.
+        Idempotent. Events already running finish. Runs the :meth:`when_abandoned`
+        callbacks in this thread, once (a durable transport records the abandonment
+        there, for the other processes: one round trip); otherwise never blocks.
         """
-        self.abandoned = True
+        with self._lock:
+            if self.abandoned:
+                return
+            self.abandoned = True
+            callbacks, self._abandon_callbacks = self._abandon_callbacks, []
+        _run_all(callbacks)
+
+    def when_abandoned(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, when :meth:`abandon` is first called (at once if it was).
+
+        It runs in the thread that abandons; one that raises is logged.
+        """
+        with self._lock:
+            if not self.abandoned:
+                self._abandon_callbacks.append(callback)
+                return
+        _run_all([callback])
 
     def capture(self, event: Any) -> None:
         """Hand ``event`` to ``on_capture``; the broker calls it for ``capture_topic`` events."""
@@ -199,7 +219,7 @@ def _run_all(callbacks: list[Callable[[], object]]) -> None:
         except BaseException:
             # The releasing thread is usually a pool worker: a bad callback must neither
             # stop it nor skip the releases that follow (a BaseException included).
-            logger.exception("Idle callback %r failed", callback)
+            logger.exception("Tracker callback (idle or abandon) %r failed", callback)
 
 
 Lineage = tuple[WorkTracker, ...]
