@@ -1,7 +1,12 @@
 """arvo-concurrent: concurrent in-process infrastructure for Arvo workflows.
 
-Everything users need is imported from here; the subpackages are internal and may
-change. Three parts:
+The public API follows one rule. Everything of the in-process library is imported
+from here (``__all__``). A few documented public subpackages are imported by their own
+name: :mod:`arvo_concurrent.postgres` (the PostgreSQL memory, an optional extra) and
+:mod:`arvo_concurrent.testing` (a manual clock for tests). Every other subpackage
+(``arvo``, ``actors``, ``memory``, ``broker``) and every file inside one is internal and
+may change; this module re-exports from those subpackages' ``__init__`` only, never
+from their files. Three parts:
 
 * the Arvo model: events (wire-compatible with Arvo's TypeScript JSON), contracts,
   orchestration subjects, handlers, resumables and orchestrators;
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import logging
 
-from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.arvo import (
     ARVO_DATA_CONTENT_TYPE,
     ArvoContract,
@@ -48,28 +52,28 @@ from arvo_concurrent.arvo import (
     emit,
     setup_arvo_machine,
 )
-from arvo_concurrent.broker.broker import ConcurrentEventBroker
-from arvo_concurrent.broker.config import HandlerConfig
-from arvo_concurrent.broker.errors import (
+from arvo_concurrent.broker import (
+    ConcurrentEventBroker,
+    ConcurrentEventBrokerHandle,
     DomainedEventError,
+    ErrorDecision,
     EventDroppedError,
     HandlerAbortedError,
+    HandlerConfig,
+    HandlerCounters,
     HopLimitError,
     IdleTimeoutError,
+    MiddlewareError,
+    OnErrorAnswerError,
     QueueFullError,
     ResolveError,
     ResolveTimeoutError,
+    RetryInfo,
     RoutingError,
     SubscriptionConflictError,
     WaitInHandlerError,
-)
-from arvo_concurrent.broker.factory import (
-    ConcurrentEventBrokerHandle,
     create_concurrent_event_broker,
 )
-from arvo_concurrent.broker.middleware import MiddlewareError
-from arvo_concurrent.broker.pipeline import HandlerCounters
-from arvo_concurrent.broker.retry import ErrorDecision, OnErrorAnswerError, RetryInfo
 from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
@@ -114,7 +118,6 @@ __all__ = [
     "IMachineMemory",
     "IdleTimeoutError",
     "MachineIdError",
-    "ManualScheduler",
     "MemoryConfigError",
     "MemoryTimeoutError",
     "MiddlewareError",
