@@ -53,6 +53,7 @@ from arvo_concurrent.arvo import (
     setup_arvo_machine,
 )
 from arvo_concurrent.broker import (
+    BrokerErrorHandler,
     ConcurrentEventBroker,
     ConcurrentEventBrokerHandle,
     DomainedEventError,
@@ -68,13 +69,14 @@ from arvo_concurrent.broker import (
     QueueFullError,
     ResolveError,
     ResolveTimeoutError,
+    RetryDecider,
     RetryInfo,
     RoutingError,
     SubscriptionConflictError,
     WaitInHandlerError,
     create_concurrent_event_broker,
 )
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.errors import ArvoConcurrentError, ClosedError, WaitTimeoutError
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     FencingError,
@@ -97,6 +99,7 @@ __all__ = [
     "ArvoEventValidationError",
     "ArvoOrchestrationSubject",
     "ArvoSubjectError",
+    "BrokerErrorHandler",
     "ClosedError",
     "ConcurrentEventBroker",
     "ConcurrentEventBrokerHandle",
@@ -125,6 +128,7 @@ __all__ = [
     "QueueFullError",
     "ResolveError",
     "ResolveTimeoutError",
+    "RetryDecider",
     "RetryInfo",
     "RoutingError",
     "SchemaValidationError",
@@ -134,6 +138,7 @@ __all__ = [
     "VersionedArvoContract",
     "ViolationError",
     "WaitInHandlerError",
+    "WaitTimeoutError",
     "assign",
     "create_arvo_contract",
     "create_arvo_event",

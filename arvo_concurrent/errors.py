@@ -8,7 +8,7 @@ either. Errors carry the event or id they are about as attributes.
 
 from __future__ import annotations
 
-__all__ = ["ArvoConcurrentError", "ClosedError"]
+__all__ = ["ArvoConcurrentError", "ClosedError", "WaitTimeoutError"]
 
 
 class ArvoConcurrentError(Exception):
@@ -25,3 +25,19 @@ class ClosedError(ArvoConcurrentError, RuntimeError):
     def __init__(self, component: str) -> None:
         super().__init__(f"The {component} is closed and accepts no more work")
         self.component = component
+
+
+class WaitTimeoutError(ArvoConcurrentError, TimeoutError):
+    """A blocking call waited its whole ``timeout`` without the answer it waits for.
+
+    The one timeout error of the library. Its subclasses say which wait timed out,
+    where callers need to tell them apart and what they carry differs
+    (``IdleTimeoutError``, ``ResolveTimeoutError``, ``MemoryTimeoutError``).
+
+    Attributes:
+        timeout: how long the caller waited, in seconds.
+    """
+
+    def __init__(self, message: str, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout

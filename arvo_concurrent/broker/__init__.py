@@ -9,11 +9,11 @@ from __future__ import annotations
 from arvo_concurrent.broker.broker import (
     ConcurrentEventBroker,
     LineagePublisher,
-    OnError,
     Publish,
 )
 from arvo_concurrent.broker.config import HandlerConfig
 from arvo_concurrent.broker.errors import (
+    BrokerErrorHandler,
     DomainedEventError,
     EventDroppedError,
     HandlerAbortedError,
@@ -34,11 +34,17 @@ from arvo_concurrent.broker.factory import (
 )
 from arvo_concurrent.broker.middleware import MiddlewareError
 from arvo_concurrent.broker.pipeline import HandlerCounters
-from arvo_concurrent.broker.retry import ErrorDecision, OnErrorAnswerError, RetryInfo
+from arvo_concurrent.broker.retry import (
+    ErrorDecision,
+    OnErrorAnswerError,
+    RetryDecider,
+    RetryInfo,
+)
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import WorkTracker
 
 __all__ = [
+    "BrokerErrorHandler",
     "ConcurrentEventBroker",
     "ConcurrentEventBrokerHandle",
     "DomainedEventError",
@@ -52,12 +58,12 @@ __all__ = [
     "InvalidEventError",
     "LineagePublisher",
     "MiddlewareError",
-    "OnError",
     "OnErrorAnswerError",
     "Publish",
     "QueueFullError",
     "ResolveError",
     "ResolveTimeoutError",
+    "RetryDecider",
     "RetryInfo",
     "RoutingError",
     "SubscriptionConflictError",

@@ -76,6 +76,7 @@ from arvo_concurrent.actors.pool import Admission, HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
 from arvo_concurrent.actors.worker import current_host
 from arvo_concurrent.broker.errors import (
+    BrokerErrorHandler,
     DropReason,
     ErrorRecord,
     EventDroppedError,
@@ -94,7 +95,7 @@ from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
 from arvo_concurrent.errors import ClosedError
 
-__all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "OnError", "Publish"]
+__all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "Publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +104,6 @@ _CONTROL_TIMEOUT_S = 10.0
 
 DEFAULT_MAX_HOPS = 10_000
 """The events one lineage may publish before the next ones are refused (``max_hops``)."""
-
-OnError = Callable[[Exception, Any], object]
-"""``on_error(error, event)``: told about every event that failed or could not run."""
 
 
 class Publish(Protocol):
@@ -181,7 +179,9 @@ class ConcurrentEventBroker(Closeable):
             past it are reported as :class:`HopLimitError` instead of being routed.
     """
 
-    def __init__(self, on_error: OnError | None = None, *, max_hops: int = DEFAULT_MAX_HOPS):
+    def __init__(
+        self, on_error: BrokerErrorHandler | None = None, *, max_hops: int = DEFAULT_MAX_HOPS
+    ):
         if on_error is not None and not callable(on_error):
             raise TypeError(f"on_error must be callable or None, got {on_error!r}")
         if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:

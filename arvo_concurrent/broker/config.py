@@ -9,18 +9,16 @@ so a typo never silently becomes a default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from arvo_concurrent.arvo.violations import TransactionViolation, is_violation_error
 from arvo_concurrent.broker.middleware import Middleware
-from arvo_concurrent.broker.retry import ErrorDecision, RetryInfo, RetryPolicy
+from arvo_concurrent.broker.retry import ErrorDecision, RetryDecider, RetryInfo, RetryPolicy
 
 __all__ = ["HandlerConfig", "ResolvedHandlerConfig", "default_on_error", "resolve_handler_config"]
-
-OnError = Callable[[BaseException, RetryInfo], object]
 
 _ENTRY_KEYS = frozenset({"handler", "prefetch", "max_queued", "retry", "on_error", "middleware"})
 _RETRY_KEYS = frozenset({"max_retries", "initial_delay_ms", "backoff_exponent"})
@@ -34,7 +32,7 @@ class HandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
     prefetch: int | None = None
     max_queued: int | None = None
     retry: Mapping[str, Any] | None = None
-    on_error: OnError | None = None
+    on_error: RetryDecider | None = None
     middleware: Mapping[str, Any] | None = None
 
 
@@ -45,7 +43,7 @@ class ResolvedHandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
     prefetch: int
     max_queued: int | None
     retry: RetryPolicy
-    on_error: OnError
+    on_error: RetryDecider
     middleware: Middleware
 
 

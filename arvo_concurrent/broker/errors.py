@@ -15,15 +15,23 @@ and :class:`ResolveError` (``resolve``). Handed to ``on_error(error, event)`` in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArvoConcurrentError, WaitTimeoutError
 
 ErrorRecord = tuple[Exception, Any]
 """An error reported for an event, and that event: what ``on_error`` is called with."""
 
+BrokerErrorHandler = Callable[[Exception, Any], object]
+"""``fn(error, event)``: told about every event that failed for good or could not run.
+
+The broker's ``on_error`` and ``create_concurrent_event_broker``'s ``on_broker_error``;
+its return value is ignored.
+"""
+
 __all__ = [
+    "BrokerErrorHandler",
     "DomainedEventError",
     "DropReason",
     "ErrorRecord",
@@ -144,7 +152,7 @@ class EventDroppedError(ArvoConcurrentError, RuntimeError):
         self.reason = reason
 
 
-class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
+class IdleTimeoutError(WaitTimeoutError):
     """``wait_for_idle`` timed out.
 
     Attributes:
@@ -154,13 +162,13 @@ class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
 
     def __init__(self, timeout: float, in_flight: int) -> None:
         super().__init__(
-            f"wait_for_idle timed out after {timeout} s with {in_flight} event(s) in flight"
+            f"wait_for_idle timed out after {timeout} s with {in_flight} event(s) in flight",
+            timeout,
         )
-        self.timeout = timeout
         self.in_flight = in_flight
 
 
-class ResolveTimeoutError(ArvoConcurrentError, TimeoutError):
+class ResolveTimeoutError(WaitTimeoutError):
     """``resolve(event, timeout=...)`` timed out; its lineage is abandoned.
 
     The events of the lineage that are still waiting are dropped (each reported as an
@@ -179,10 +187,10 @@ class ResolveTimeoutError(ArvoConcurrentError, TimeoutError):
     ) -> None:
         super().__init__(
             f"resolve timed out after {timeout} s with {in_flight} event(s) of its "
-            f"lineage in flight and {len(errors)} error(s) reported. Event: {event!r}"
+            f"lineage in flight and {len(errors)} error(s) reported. Event: {event!r}",
+            timeout,
         )
         self.event = event
-        self.timeout = timeout
         self.in_flight = in_flight
         self.errors = tuple(errors)
 

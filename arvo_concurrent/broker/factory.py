@@ -31,15 +31,18 @@ from arvo_concurrent.actors.lifecycle import (
 )
 from arvo_concurrent.broker.broker import DEFAULT_MAX_HOPS, ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
-from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
+from arvo_concurrent.broker.errors import (
+    BrokerErrorHandler,
+    InvalidEventError,
+    ResolveError,
+    ResolveTimeoutError,
+)
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
 
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
 logger = logging.getLogger(__name__)
-
-OnBrokerError = Callable[[Exception, Any], object]
 
 Missing = Literal["raise", "none"]
 """What ``resolve`` does when no final event came back: raise ResolveError, or return None."""
@@ -268,7 +271,7 @@ class ConcurrentEventBrokerHandle(Closeable):
 def create_concurrent_event_broker(
     handlers: Sequence[Mapping[str, Any] | HandlerConfig],
     default_handler_config: Mapping[str, Any] | HandlerConfig | None = None,
-    on_broker_error: OnBrokerError | None = None,
+    on_broker_error: BrokerErrorHandler | None = None,
     on_domained_events: OnDomainedEvents | None = None,
     *,
     max_hops: int = DEFAULT_MAX_HOPS,

@@ -29,6 +29,7 @@ __all__ = [
     "ErrorDecision",
     "Failed",
     "OnErrorAnswerError",
+    "RetryDecider",
     "RetryInfo",
     "RetryPolicy",
     "Succeeded",
@@ -126,6 +127,14 @@ def _state(attempt: int) -> tenacity.RetryCallState:
     return state
 
 
+RetryDecider = Callable[[Exception, RetryInfo], object]
+"""A handler's ``on_error(error, info)``: answers what to do about a failed attempt.
+
+``"RETRY"`` (or None), ``"SUPPRESS"`` or ``"THROW"`` (an :class:`ErrorDecision`);
+anything else is reported as an :class:`OnErrorAnswerError`.
+"""
+
+
 class Succeeded(msgspec.Struct, Generic[T], frozen=True):
     """The execution returned ``value`` at attempt ``attempts``."""
 
@@ -154,16 +163,13 @@ class Failed(msgspec.Struct, frozen=True):
     reason: str
 
 
-OnError = Callable[[Exception, RetryInfo], object]
-
-
 def run_with_retries(
     call: Callable[[], T],
     policy: RetryPolicy,
     *,
     event: Any,
     closing: threading.Event,
-    on_error: OnError | None = None,
+    on_error: RetryDecider | None = None,
     sleep: Callable[[float], object] | None = None,
 ) -> Succeeded[T] | Suppressed | Failed:
     """Run ``call`` until it succeeds, ``on_error`` stops it, or the policy gives up.
@@ -192,7 +198,7 @@ def run_with_retries(
 
 
 def _after_failure(
-    error: Exception, attempt: int, policy: RetryPolicy, event: Any, on_error: OnError | None
+    error: Exception, attempt: int, policy: RetryPolicy, event: Any, on_error: RetryDecider | None
 ) -> Suppressed | Failed | None:
     """The final outcome after a failed attempt, or None to retry."""
     try:
@@ -208,7 +214,7 @@ def _after_failure(
     return None
 
 
-def _decide(error: Exception, info: RetryInfo, on_error: OnError | None) -> ErrorDecision:
+def _decide(error: Exception, info: RetryInfo, on_error: RetryDecider | None) -> ErrorDecision:
     if on_error is None:
         return ErrorDecision.RETRY
     answer = on_error(error, info)
