@@ -10,11 +10,11 @@ so a typo never silently becomes a default.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
-from arvo_concurrent.arvo.violations import TransactionViolation, is_violation_error
+from arvo_concurrent.arvo import IArvoEventHandler, TransactionViolation, is_violation_error
 from arvo_concurrent.broker.middleware import Middleware
 from arvo_concurrent.broker.retry import ErrorDecision, RetryDecider, RetryInfo, RetryPolicy
 
@@ -26,9 +26,13 @@ _MIDDLEWARE_KEYS = frozenset({"input", "output"})
 
 
 class HandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """One handler entry, typed. Fields left as None fall back to the defaults."""
+    """One handler entry, typed. Fields left as None fall back to the defaults.
 
-    handler: Any = None
+    ``handler`` is an Arvo handler; the broker calls only its ``source`` (the topic it
+    serves) and ``execute``, so any object with both runs.
+    """
+
+    handler: IArvoEventHandler | None = None
     prefetch: int | None = None
     max_queued: int | None = None
     retry: Mapping[str, Any] | None = None
@@ -39,7 +43,7 @@ class HandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
 class ResolvedHandlerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A handler entry with every field decided."""
 
-    handler: Any
+    handler: IArvoEventHandler
     prefetch: int
     max_queued: int | None
     retry: RetryPolicy
@@ -94,6 +98,16 @@ def _max_queued(value: object) -> int | None:
     return value
 
 
+def _handler(value: object) -> IArvoEventHandler:
+    # Only the two members the broker calls are required, as they always were: a
+    # duck-typed handler without system_error_schema keeps running.
+    if value is None or not hasattr(value, "execute") or not hasattr(value, "source"):
+        raise TypeError(
+            f"handler config needs 'handler', an object with 'source' and 'execute', got {value!r}"
+        )
+    return cast(IArvoEventHandler, value)
+
+
 def resolve_handler_config(
     entry: Mapping[str, Any] | HandlerConfig, default: Mapping[str, Any] | HandlerConfig | None
 ) -> ResolvedHandlerConfig:
@@ -104,12 +118,7 @@ def resolve_handler_config(
     """
     own = _as_mapping(entry, "handler config", _ENTRY_KEYS)
     base = _as_mapping(default, "default_handler_config", _ENTRY_KEYS - {"handler"})
-    handler = own.get("handler")
-    if handler is None or not hasattr(handler, "execute") or not hasattr(handler, "source"):
-        raise TypeError(
-            "handler config needs 'handler', an object with 'source' and 'execute', "
-            f"got {handler!r}"
-        )
+    handler = _handler(own.get("handler"))
     on_error = own.get("on_error", base.get("on_error", default_on_error))
     if not callable(on_error):
         raise TypeError(f"on_error must be a function, got {on_error!r}")

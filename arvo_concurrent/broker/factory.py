@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from arvo_concurrent.actors.lifecycle import (
     Closeable,
@@ -29,6 +29,7 @@ from arvo_concurrent.actors.lifecycle import (
     deadline_after,
     remaining,
 )
+from arvo_concurrent.arvo import ArvoEvent
 from arvo_concurrent.broker.broker import DEFAULT_MAX_HOPS, ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
 from arvo_concurrent.broker.errors import (
@@ -55,16 +56,16 @@ class _Resolution:
 
     __slots__ = ("event", "last", "missing", "tracker")
 
-    def __init__(self, event: Any, source: str, missing: Missing) -> None:
+    def __init__(self, event: ArvoEvent, source: str, missing: Missing) -> None:
         self.event = event
         self.missing = missing
-        self.last: Any = None
+        self.last: ArvoEvent | None = None
         self.tracker = WorkTracker(capture_topic=source, on_capture=self._keep, record_errors=True)
 
-    def _keep(self, event: Any) -> None:
+    def _keep(self, event: ArvoEvent) -> None:
         self.last = event  # one reference store: atomic, the last capture wins
 
-    def outcome(self) -> Any:
+    def outcome(self) -> ArvoEvent | None:
         """The final event; without one, None or :class:`ResolveError` as ``missing`` says."""
         if self.last is None and self.missing == "raise":
             raise ResolveError(self.event, self.tracker.errors)
@@ -91,11 +92,11 @@ class _Completer:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._pending: deque[tuple[Future[Any], _Resolution]] = deque()
+        self._pending: deque[tuple[Future[ArvoEvent | None], _Resolution]] = deque()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def complete(self, future: Future[Any], resolution: _Resolution) -> None:
+    def complete(self, future: Future[ArvoEvent | None], resolution: _Resolution) -> None:
         """Complete ``future`` with the resolution's outcome on the completer thread.
 
         Never blocks long. A future cancelled meanwhile is left as it is.
@@ -140,7 +141,7 @@ class _Completer:
             thread.join(timeout)
 
 
-def _settle(future: Future[Any], resolution: _Resolution) -> None:
+def _settle(future: Future[ArvoEvent | None], resolution: _Resolution) -> None:
     if not future.set_running_or_notify_cancel():
         return  # cancelled: its lineage was abandoned already
     try:
@@ -173,9 +174,19 @@ class ConcurrentEventBrokerHandle(Closeable):
     def __iter__(self) -> Iterator[Any]:
         return iter((self.broker, self.resolve))
 
+    @overload
     def resolve(
-        self, event: Any, timeout: float | None = None, *, missing: Missing = "raise"
-    ) -> Any:
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Literal["raise"] = ...
+    ) -> ArvoEvent: ...
+
+    @overload
+    def resolve(
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Missing
+    ) -> ArvoEvent | None: ...
+
+    def resolve(
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Missing = "raise"
+    ) -> ArvoEvent | None:
         """Publish ``event`` and return the last event routed back to ``event.source``.
 
         Blocks until every event descended from ``event`` is done (handled, failed,
@@ -220,7 +231,17 @@ class ConcurrentEventBrokerHandle(Closeable):
             raise ResolveTimeoutError(event, timeout or 0.0, tracker.pending, tracker.errors)
         return resolution.outcome()
 
-    def resolve_async(self, event: Any, *, missing: Missing = "raise") -> Future[Any]:
+    @overload
+    def resolve_async(
+        self, event: ArvoEvent, *, missing: Literal["raise"] = ...
+    ) -> Future[ArvoEvent]: ...
+
+    @overload
+    def resolve_async(self, event: ArvoEvent, *, missing: Missing) -> Future[ArvoEvent | None]: ...
+
+    def resolve_async(
+        self, event: ArvoEvent, *, missing: Missing = "raise"
+    ) -> Future[ArvoEvent] | Future[ArvoEvent | None]:
         """Like :meth:`resolve`, without blocking: the future gets the final event.
 
         It fails with :class:`ResolveError` where :meth:`resolve` would raise it.
@@ -233,12 +254,12 @@ class ConcurrentEventBrokerHandle(Closeable):
         _check_missing(missing)
         resolution = self._start(event, missing)
         tracker = resolution.tracker
-        future: Future[Any] = Future()
+        future: Future[ArvoEvent | None] = Future()
         future.add_done_callback(lambda done: tracker.abandon() if done.cancelled() else None)
         tracker.when_idle(lambda: self._completer.complete(future, resolution))
         return future
 
-    def _start(self, event: Any, missing: Missing) -> _Resolution:
+    def _start(self, event: ArvoEvent, missing: Missing) -> _Resolution:
         source = getattr(event, "source", None)
         if not source or not isinstance(source, str):
             raise InvalidEventError(event, "source")

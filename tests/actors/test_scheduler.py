@@ -12,7 +12,12 @@ def test_thread_scheduler_fires_callbacks_and_leaves_no_thread() -> None:
     sched = ThreadScheduler()
     fired = threading.Event()
     order: list[int] = []
-    sched.call_later(0.02, lambda: (order.append(2), fired.set()))
+
+    def second() -> None:
+        order.append(2)
+        fired.set()
+
+    sched.call_later(0.02, second)
     sched.call_later(0.0, lambda: order.append(1))
     assert fired.wait(5)
     assert order == [1, 2]
