@@ -8,11 +8,43 @@ either. Errors carry the event or id they are about as attributes.
 
 from __future__ import annotations
 
-__all__ = ["ArvoConcurrentError", "ClosedError", "WaitTimeoutError"]
+__all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
+    "ArvoConcurrentError",
+    "ClosedError",
+    "WaitTimeoutError",
+]
 
 
 class ArvoConcurrentError(Exception):
     """Base class of every error raised by arvo-concurrent."""
+
+
+class ArgumentError(ArvoConcurrentError, ValueError):
+    """An argument or setting given to the library has a bad value; raised in the caller.
+
+    Nothing was done. A ``ValueError`` too, so callers that catch that keep working.
+    Subclasses name the part it is about (``MemoryConfigError``, ``SubscriptionError``).
+
+    Attributes:
+        name: what was wrong: the argument, setting or key (``"timeout"``,
+            ``"retry.max_retries"``, ``"max_hops"``...).
+        value: the value that was refused.
+    """
+
+    def __init__(self, message: str, name: str, value: object) -> None:
+        super().__init__(message)
+        self.name = name
+        self.value = value
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument, setting or user function's result has the wrong type.
+
+    A ``TypeError`` (what it used to be) and an :class:`ArgumentError` (a
+    ``ValueError``) like every bad argument.
+    """
 
 
 class ClosedError(ArvoConcurrentError, RuntimeError):

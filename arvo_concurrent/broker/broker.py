@@ -90,10 +90,11 @@ from arvo_concurrent.broker.errors import (
     SubscriptionError,
     WaitInHandlerError,
 )
+from arvo_concurrent.broker.limits import check_max_queued, check_prefetch
 from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
-from arvo_concurrent.errors import ClosedError
+from arvo_concurrent.errors import ArgumentError, ArgumentTypeError, ClosedError
 
 __all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "Publish"]
 
@@ -183,9 +184,13 @@ class ConcurrentEventBroker(Closeable):
         self, on_error: BrokerErrorHandler | None = None, *, max_hops: int = DEFAULT_MAX_HOPS
     ):
         if on_error is not None and not callable(on_error):
-            raise TypeError(f"on_error must be callable or None, got {on_error!r}")
+            raise ArgumentTypeError(
+                f"on_error must be callable or None, got {on_error!r}", "on_error", on_error
+            )
         if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:
-            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
+            raise ArgumentError(
+                f"max_hops must be a positive int, got {max_hops!r}", "max_hops", max_hops
+            )
         self._on_error = on_error
         self._fallback = DefaultReporter()
         self.max_hops = max_hops
@@ -306,7 +311,9 @@ class ConcurrentEventBroker(Closeable):
             return
         for tracker in trackers:
             if not isinstance(tracker, WorkTracker):
-                raise TypeError(f"trackers must be WorkTracker instances, got {tracker!r}")
+                raise ArgumentTypeError(
+                    f"trackers must be WorkTracker instances, got {tracker!r}", "trackers", tracker
+                )
         self._route(event, (self._tracker, *trackers), None)
 
     def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
@@ -552,19 +559,12 @@ def _stats(pool: HandlerPool) -> TopicStats:
 
 def _check_subscription(fn: object, topic: object, prefetch: object, max_queued: object) -> None:
     if not isinstance(topic, str) or not topic:
-        raise SubscriptionError(f"topic must be a non-empty string, got {topic!r}", topic)
+        raise SubscriptionError(
+            f"topic must be a non-empty string, got {topic!r}", topic, "topic", topic
+        )
     if not callable(fn):
         raise SubscriptionError(
-            f"The handler of topic '{topic}' must be callable, got {fn!r}", topic
+            f"The handler of topic '{topic}' must be callable, got {fn!r}", topic, "fn", fn
         )
-    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-        raise SubscriptionError(
-            f"prefetch must be a positive int, got {prefetch!r} (topic '{topic}')", topic
-        )
-    if max_queued is not None and (
-        isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0
-    ):
-        raise SubscriptionError(
-            f"max_queued must be None or an int >= 0, got {max_queued!r} (topic '{topic}')",
-            topic,
-        )
+    check_prefetch(prefetch, topic)
+    check_max_queued(max_queued, topic)

@@ -40,6 +40,7 @@ from arvo_concurrent.broker.errors import (
 )
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
+from arvo_concurrent.errors import ArgumentError
 
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
@@ -154,7 +155,9 @@ def _settle(future: Future[ArvoEvent | None], resolution: _Resolution) -> None:
 
 def _check_missing(missing: object) -> None:
     if missing not in _MISSING:
-        raise ValueError(f"missing must be 'raise' or 'none', got {missing!r}")
+        raise ArgumentError(
+            f"missing must be 'raise' or 'none', got {missing!r}", "missing", missing
+        )
 
 
 class ConcurrentEventBrokerHandle(Closeable):
@@ -215,9 +218,10 @@ class ConcurrentEventBrokerHandle(Closeable):
             WaitInHandlerError: called from a handler of this broker that has no free
                 slot (see :meth:`ConcurrentEventBroker.check_blocking_resolve`);
                 nothing was published.
-            ValueError: a bad ``timeout`` or ``missing``, or ``event.source`` is one of
-                the broker's topics; :class:`InvalidEventError` (a ValueError) when
-                ``event`` has no string ``to`` or ``source``. Nothing was published.
+            ArgumentError: a bad ``timeout`` or ``missing`` (a ValueError).
+            InvalidEventError: ``event`` has no string ``to`` or ``source``, or its
+                ``source`` is one of the broker's topics (a ValueError). Nothing was
+                published.
             QueueFullError: the first handler's waiting queue is full.
             ClosedError: the broker is closed.
         """
@@ -264,9 +268,11 @@ class ConcurrentEventBrokerHandle(Closeable):
         if not source or not isinstance(source, str):
             raise InvalidEventError(event, "source")
         if source in self.broker.topics:
-            raise ValueError(
+            raise InvalidEventError(
+                event,
+                "source",
                 "The event source cannot be one of the handlers in the broker. "
-                f"Please update the event.source, the given is '{source}'"
+                f"Please update the event.source, the given is '{source}'",
             )
         resolution = _Resolution(event, source, missing)
         self.broker.publish(event, trackers=[resolution.tracker])
@@ -320,8 +326,9 @@ def create_concurrent_event_broker(
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
 
     Raises:
-        TypeError / ValueError: a bad entry (the message names the key and value), or
-            two handlers with one source ("Subscription conflict").
+        ArgumentError: a bad entry, naming the key and value (a ValueError;
+            :class:`ArgumentTypeError`, also a TypeError, for a value of the wrong
+            kind); :class:`SubscriptionConflictError` for two handlers with one source.
     """
     broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops)
     pipelines: dict[str, HandlerPipeline] = {}

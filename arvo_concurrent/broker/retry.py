@@ -23,7 +23,7 @@ import msgspec
 import tenacity
 
 from arvo_concurrent.broker.errors import HandlerAbortedError
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError
 
 __all__ = [
     "ErrorDecision",
@@ -115,7 +115,9 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 def _require(value: object, name: str, kind: Any, *, minimum: float) -> None:
     if isinstance(value, bool) or not isinstance(value, kind) or not value >= minimum:
-        raise ValueError(f"retry.{name} must be a number >= {minimum}, got {value!r}")
+        raise ArgumentError(
+            f"retry.{name} must be a number >= {minimum}, got {value!r}", f"retry.{name}", value
+        )
 
 
 _RETRYING = tenacity.Retrying()

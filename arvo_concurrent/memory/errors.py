@@ -6,7 +6,7 @@ closest standard exception, and carries the machine id (or parameter) it is abou
 
 from __future__ import annotations
 
-from arvo_concurrent.errors import ArvoConcurrentError, WaitTimeoutError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, WaitTimeoutError
 
 __all__ = [
     "FencingError",
@@ -38,18 +38,17 @@ class MachineIdError(ArvoConcurrentError, ValueError):
         self.machine_id = machine_id
 
 
-class MemoryConfigError(ArvoConcurrentError, ValueError):
-    """A ``ConcurrentMachineMemory`` parameter had a bad value.
+class MemoryConfigError(ArgumentError):
+    """A ``ConcurrentMachineMemory`` parameter had a bad value (a ValueError).
 
     Attributes:
-        parameter: the parameter's name (``"lock_ttl_ms"``...).
+        parameter: the parameter's name (``"lock_ttl_ms"``...), also ``name``.
         value: the value that was refused.
     """
 
     def __init__(self, parameter: str, value: object, requirement: str) -> None:
-        super().__init__(f"{parameter} must be {requirement}, got {value!r}")
+        super().__init__(f"{parameter} must be {requirement}, got {value!r}", parameter, value)
         self.parameter = parameter
-        self.value = value
 
 
 class MemoryDataError(ArvoConcurrentError, TypeError):

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from arvo_concurrent.actors.scheduler import TimerHandle, TimerHeap, run_timer
+from arvo_concurrent.errors import ArgumentError
 
 __all__ = ["ManualScheduler"]
 
@@ -41,9 +42,17 @@ class ManualScheduler:
         return handle
 
     def advance(self, seconds: float) -> int:
-        """Move the clock forward and run every callback that became due; returns how many ran."""
+        """Move the clock forward and run every callback that became due; returns how many ran.
+
+        Callbacks run in this thread, so this blocks for as long as they take.
+
+        Raises:
+            ArgumentError: ``seconds`` is negative (a ValueError).
+        """
         if seconds < 0:
-            raise ValueError(f"Cannot move a clock backwards (seconds={seconds!r})")
+            raise ArgumentError(
+                f"Cannot move a clock backwards (seconds={seconds!r})", "seconds", seconds
+            )
         ran = 0
         with self._lock:
             target = self._now + seconds
