@@ -24,6 +24,7 @@ from arvo_concurrent.arvo.contract import (
 from arvo_concurrent.arvo.domain import ArvoDomain, resolve_domain
 from arvo_concurrent.arvo.event import (
     ARVO_DATA_CONTENT_TYPE,
+    MAX_DATA_DEPTH,
     RESERVED_EVENT_KEYS,
     ArvoEvent,
     ArvoEventValidationError,
@@ -58,6 +59,7 @@ from arvo_concurrent.arvo.machine import (
 from arvo_concurrent.arvo.orchestrator import ArvoOrchestrator, create_arvo_orchestrator
 from arvo_concurrent.arvo.resumable import ArvoResumable, create_arvo_resumable
 from arvo_concurrent.arvo.subject import (
+    MAX_SUBJECT_CONTENT_BYTES,
     ArvoOrchestrationSubject,
     ArvoSubjectError,
     ExecutionContent,
@@ -78,6 +80,8 @@ from arvo_concurrent.arvo.violations import (
 
 __all__ = [
     "ARVO_DATA_CONTENT_TYPE",
+    "MAX_DATA_DEPTH",
+    "MAX_SUBJECT_CONTENT_BYTES",
     "PARENT_SUBJECT_FIELD",
     "RESERVED_EVENT_KEYS",
     "AcceptsInfo",

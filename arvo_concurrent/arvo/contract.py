@@ -58,7 +58,7 @@ ORCHESTRATOR_CONTRACT_TYPE = "ArvoOrchestratorContract"
 WILDCARD_VERSION = "0.0.0"
 
 _SEMVER = re.compile(r"\d+\.\d+\.\d+")
-_LOCATION = re.compile(r" - at `(\$[^`]*)`$")
+_LOCATION = re.compile(r" - at `(\$[^`]*)`\Z")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
 _ORCHESTRATOR_NAME = re.compile(r"[a-z0-9.]+")
 _ORCHESTRATOR_PREFIX = "arvo.orc"
@@ -292,7 +292,8 @@ class ArvoContract(_Sealed):
     :func:`create_arvo_orchestrator_contract`. Immutable and thread-safe once built.
 
     Raises:
-        ArvoContractError: on construction, naming the value that breaks a rule of ARVO_MODEL 2.
+        ArvoContractError: on construction, naming the value that breaks a rule
+            (docs/arvo-model.md §2.1).
     """
 
     __slots__ = (

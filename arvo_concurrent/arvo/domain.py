@@ -1,4 +1,6 @@
-"""Event domains: symbolic domain values and how they resolve (ARVO_MODEL 3.4).
+"""Event domains: symbolic domain values and how they resolve.
+
+The model: docs/arvo-model.md §3.4.
 
 An event whose ``domain`` is set leaves the in-process broker (it goes to
 ``on_domained_events``). Handlers say which domain an emitted event gets with a literal domain

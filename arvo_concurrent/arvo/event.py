@@ -5,7 +5,9 @@ The wire form (``to_dict`` / ``to_json``) is flat and byte-identical to arvo-cor
 numbers written as JavaScript writes them.
 
 Events are immutable and therefore safe to share between threads; construction validates every
-field (ARVO_MODEL 1.1-1.4) and is on the broker's hot path, so the checks are kept cheap.
+field (docs/arvo-model.md §1) and is on the broker's hot path, so the checks are kept cheap.
+Whatever construction accepts can be written by ``to_json``: strings hold no lone surrogates, and
+``data`` nests at most :data:`MAX_DATA_DEPTH` containers deep (docs/arvo-model.md §8.10).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import reprlib
 import time
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -26,6 +29,7 @@ from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
     "ARVO_DATA_CONTENT_TYPE",
+    "MAX_DATA_DEPTH",
     "RESERVED_EVENT_KEYS",
     "ArvoEvent",
     "ArvoEventValidationError",
@@ -40,7 +44,13 @@ ARVO_DATA_CONTENT_TYPE = "application/cloudevents+json;charset=UTF-8;profile=arv
 
 ExtensionValue = str | int | float | bool | None
 
-# The 17 keys of the wire form; custom extensions may not take these names (ARVO_MODEL 8, C2).
+MAX_DATA_DEPTH = 100
+"""How deep an event's ``data`` may nest: the data object counts as one level, each dict or
+list inside it as one more. Far above what real payloads need, and far below the depth at
+which decoding or writing the JSON would exhaust the interpreter's recursion limit."""
+
+# The 17 keys of the wire form; custom extensions may not take these names
+# (docs/arvo-model.md §8.2).
 RESERVED_EVENT_KEYS = frozenset(
     (
         *("id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema"),
@@ -77,7 +87,7 @@ class ArvoEventValidationError(ArvoConcurrentError, ValueError):
     """
 
     def __init__(self, field: str, value: object, rule: str) -> None:
-        super().__init__(f"Invalid ArvoEvent field '{field}' (value={value!r}): {rule}")
+        super().__init__(f"Invalid ArvoEvent field '{field}' (value={_shown(value)}): {rule}")
         self.field = field
         self.value = value
 
@@ -234,6 +244,11 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
             wire = _decode(text)
         except msgspec.DecodeError as exc:
             raise ArvoEventValidationError("<event>", text, f"is not valid JSON: {exc}") from None
+        except RecursionError:
+            # Only 'data' may hold containers; it failed before its own depth check could run.
+            raise ArvoEventValidationError(
+                "data", text, f"nests deeper than MAX_DATA_DEPTH ({MAX_DATA_DEPTH}) levels"
+            ) from None
         return cls.from_dict(wire)
 
 
@@ -265,6 +280,19 @@ def _is_date(value: str) -> bool:
 def _check_text(field: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise ArvoEventValidationError(field, value, "must be a non-empty string")
+    _check_encodable(field, value)
+
+
+def _check_encodable(field: str, value: str) -> None:
+    # A lone surrogate is a valid Python str but cannot be written as UTF-8 JSON.
+    if value.isascii():
+        return
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ArvoEventValidationError(
+            field, value, "must be valid Unicode text (it holds a lone surrogate)"
+        ) from None
 
 
 def _check_uri(field: str, value: object) -> None:
@@ -279,6 +307,7 @@ def _check_uri(field: str, value: object) -> None:
 def _check_content_type(value: object) -> None:
     if not isinstance(value, str) or not value:
         raise ArvoEventValidationError("datacontenttype", value, "must be a non-empty string")
+    _check_encodable("datacontenttype", value)
     if value != ARVO_DATA_CONTENT_TYPE and not any(
         known in value for known in _KNOWN_CONTENT_TYPES
     ):
@@ -300,6 +329,10 @@ def _check_time(value: object) -> None:
 def _check_data(data: object) -> None:
     if not isinstance(data, dict):
         raise ArvoEventValidationError("data", data, "must be a JSON object (a dict)")
+    if _nests_deeper(data, MAX_DATA_DEPTH):
+        raise ArvoEventValidationError(
+            "data", data, f"nests deeper than MAX_DATA_DEPTH ({MAX_DATA_DEPTH}) levels"
+        )
     # One C-speed round trip catches non-str keys, tuples, NaN/Inf, datetimes, Structs and any
     # other value that would not come back from the wire unchanged.
     try:
@@ -310,6 +343,21 @@ def _check_data(data: object) -> None:
         raise ArvoEventValidationError(
             "data", data, "The Arvo data object must be a JSON serializable object"
         )
+
+
+def _nests_deeper(data: dict[str, Any], limit: int) -> bool:
+    """True when ``data`` nests more than ``limit`` containers deep (``data`` itself is one)."""
+    # Iterative, so that it cannot itself run out of recursion; scalars cost one isinstance.
+    pending: list[tuple[dict[Any, Any] | list[Any] | tuple[Any, ...], int]] = [(data, 1)]
+    while pending:
+        container, depth = pending.pop()
+        children = container.values() if isinstance(container, dict) else container
+        for child in children:
+            if isinstance(child, dict | list | tuple):
+                if depth == limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
 
 
 def _check_execution_units(value: object) -> None:
@@ -337,6 +385,8 @@ def _check_extensions(extensions: object) -> None:
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise ArvoEventValidationError(f"extensions.{key}", value, "must be a finite number")
+        if isinstance(value, str):
+            _check_encodable(f"extensions.{key}", value)
 
 
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last timestamp made: events come many to a second,
@@ -347,7 +397,7 @@ _last_second: tuple[int, str] = (-1, "")
 def create_timestamp() -> str:
     """The current time in true UTC with milliseconds, e.g. ``2026-11-27T18:24:40.482+00:00``.
 
-    (arvo-core labels local time as UTC, ARVO_MODEL 8 C1; this does not.)
+    (arvo-core labels local time as UTC; this does not: docs/arvo-model.md §8.1.)
     """
     global _last_second  # noqa: PLW0603 - a cache, replaced atomically
     second, nanos = divmod(time.time_ns(), 1_000_000_000)
@@ -379,7 +429,7 @@ def create_arvo_event(
     specversion: str = "1.0",
     extensions: dict[str, ExtensionValue] | None = None,
 ) -> ArvoEvent:
-    """Create an event with arvo-core's ``createArvoEvent`` defaults (ARVO_MODEL 1.7).
+    """Create an event with arvo-core's ``createArvoEvent`` defaults.
 
     * ``id``: a string is used as given; an id spec ``{"deduplication", "value"}`` is built by
       :func:`create_arvo_event_id`; None gives a uuid4.
@@ -387,8 +437,8 @@ def create_arvo_event(
     * ``to``: ``type`` when not given.
     * ``source``, ``subject``, ``to``, ``redirectto``, ``dataschema`` and ``parentid`` pass
       through :func:`encode_uri` first, exactly as arvo-core does, so spaces are accepted but
-      already-escaped text is escaped again (``x%20y`` -> ``x%2520y``; ARVO_MODEL 8 C3). This is
-      the TypeScript wire behaviour and is kept for compatibility.
+      already-escaped text is escaped again (``x%20y`` -> ``x%2520y``). This is the TypeScript
+      wire behaviour and is kept for compatibility (docs/arvo-model.md §1.2, §8.3).
 
     ``create_arvo_event(**event.to_dict())`` rebuilds an event that has no custom extensions
     (identically when its URI fields hold no ``%``).
@@ -429,3 +479,11 @@ def _encoded(field: str, value: object) -> str:
         return encode_uri(value)
     except UriError as exc:
         raise ArvoEventValidationError(field, value, str(exc)) from None
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` for an error message; abbreviated when it nests too deep for repr."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return reprlib.repr(value)

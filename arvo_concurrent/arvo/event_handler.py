@@ -1,4 +1,6 @@
-"""ArvoEventHandler: a stateless service bound to one contract (ARVO_MODEL 3).
+"""ArvoEventHandler: a stateless service bound to one contract.
+
+The model: docs/arvo-model.md §3.
 
 ``create_arvo_event_handler(contract=..., handler={"1.0.0": fn})`` builds a handler
 whose ``source`` is the contract type. For each event it selects the contract version
@@ -16,7 +18,7 @@ does output that breaks the contract; any other exception from the function beco
 ``sys.<type>.error`` event sent to the request's ``source``. Like arvo-event-handler
 (and unlike successes), system errors do not follow ``redirectto``: the sender is the
 party that can act on a failure, and Python and TypeScript services in one system
-then route errors the same way (ARVO_MODEL 8.E2, fixture
+then route errors the same way (docs/arvo-model.md §8.6, fixture
 ``add.system_error_reply.ignores_redirectto``).
 """
 
@@ -34,19 +36,17 @@ from arvo_concurrent.arvo.contract import (
     parse_dataschema,
 )
 from arvo_concurrent.arvo.domain import ArvoDomain
-from arvo_concurrent.arvo.emittable import (
-    HandlerEmitter,
-    SystemErrorEmitter,
-    as_items,
-    emission_domains,
-)
+from arvo_concurrent.arvo.emission_domains import emission_domains
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import (
     HandlerConfigError,
     SystemErrorSchema,
     check_handler_versions,
 )
+from arvo_concurrent.arvo.handler_emitter import HandlerEmitter
 from arvo_concurrent.arvo.injection import Injector
+from arvo_concurrent.arvo.output_items import as_items
+from arvo_concurrent.arvo.system_error_emitter import SystemErrorEmitter
 from arvo_concurrent.arvo.violations import (
     ConfigViolation,
     ContractViolation,

@@ -1,4 +1,6 @@
-"""Event factories: build contract-valid events for one contract version (ARVO_MODEL 1.7).
+"""Event factories: build contract-valid events for one contract version.
+
+The model: docs/arvo-model.md §1.7.
 
 A factory validates ``data`` against the contract's schema (unknown keys stripped, defaults
 applied), fills ``type``, ``dataschema`` and ``datacontenttype``, and, when no ``subject`` is
@@ -20,9 +22,9 @@ from arvo_concurrent.arvo.contract import (
     is_orchestrator_contract,
     parse_data,
 )
-from arvo_concurrent.arvo.event import ArvoEvent, ExtensionValue, create_arvo_event
+from arvo_concurrent.arvo.event import TYPE_PATTERN, ArvoEvent, ExtensionValue, create_arvo_event
 from arvo_concurrent.arvo.handler import error_payload
-from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject
+from arvo_concurrent.arvo.subject import ArvoOrchestrationSubject, ArvoSubjectError
 
 __all__ = [
     "ArvoEventFactory",
@@ -152,13 +154,25 @@ class ArvoEventFactory:
 
     def _new_subject(self, orchestrator: str, source: str, options: EventOptions) -> str:
         redirectto = options.get("redirectto")
-        return ArvoOrchestrationSubject.new(
-            orchestrator=orchestrator,
-            version=self.contract.version,
-            initiator=source,
-            domain=options.get("domain"),
-            meta={"redirectto": redirectto} if redirectto else None,
-        )
+        try:
+            return ArvoOrchestrationSubject.new(
+                orchestrator=orchestrator,
+                version=self.contract.version,
+                initiator=source,
+                domain=options.get("domain"),
+                meta={"redirectto": redirectto} if redirectto else None,
+            )
+        except ArvoSubjectError:
+            if isinstance(source, str) and TYPE_PATTERN.fullmatch(source):
+                raise
+            # The caller wrote a source, not an initiator: name what they wrote.
+            raise ArvoSubjectError(
+                f"Invalid source {source!r}: an event made without a subject starts a new "
+                "orchestration subject whose initiator is the source, so the source must be a "
+                "reverse-DNS name of 3 or more dot-separated segments of lowercase letters and "
+                "digits (e.g. 'com.my.service'), or pass subject=",
+                source,
+            ) from None
 
 
 class ArvoOrchestratorEventFactory(ArvoEventFactory):
@@ -191,8 +205,8 @@ class ArvoOrchestratorEventFactory(ArvoEventFactory):
         :meth:`accepts`; for a child, ``ArvoOrchestrationSubject.from_(parentSubject$$)`` with
         ``meta.redirectto`` = the caller's ``redirectto``, else the parent subject's
         *orchestrator*. That is where an orchestrator's own child calls send the completion
-        (arvo-core's ``init()`` uses the parent's *initiator*, which skips the parent; ARVO_MODEL
-        8 C4), so a child started here completes into its parent workflow.
+        (arvo-core's ``init()`` uses the parent's *initiator*, which skips the parent;
+        docs/arvo-model.md §8.4), so a child started here completes into its parent workflow.
 
         Raises:
             SchemaValidationError: ``"Accept Event data validation failed: ..."``.

@@ -3,7 +3,7 @@
 Every Arvo handler (plain event handler, resumable, orchestrator) is an
 :class:`IArvoEventHandler`: a ``source`` (its broker topic) and a synchronous
 ``execute(event) -> list[ArvoEvent]`` that a broker worker thread calls. Failures
-split in two (ARVO_MODEL 2.5): violations raise out of ``execute`` so the broker can
+split in two (docs/arvo-model.md §2.4): violations raise out of ``execute`` so the broker can
 retry or report them; every other error becomes a ``sys.<type>.error`` event whose
 payload :func:`error_payload` builds.
 """

@@ -1,4 +1,6 @@
-"""A small declarative state machine for orchestrators (ARVO_MODEL 6.1).
+"""A small declarative state machine for orchestrators.
+
+The model: docs/arvo-model.md §6.1.
 
 The machine is the part of xstate that Arvo orchestrators use: named states with
 entry actions, transitions on event types (with guards and actions), final states
@@ -22,7 +24,7 @@ from typing import Any, NamedTuple
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.injection import Injector
-from arvo_concurrent.arvo.orchestration import OrchestrationContracts
+from arvo_concurrent.arvo.workflow_contracts import OrchestrationContracts
 
 __all__ = [
     "ArvoMachine",
@@ -112,7 +114,7 @@ def emit(fn: Callable[..., Any]) -> Emit:
     """Build an action that emits service calls.
 
     ``fn`` declares ``context`` and/or ``event`` and returns one item
-    ``{"type", "data", ...}`` (the fields of ARVO_MODEL 5.2), a list of them, or None.
+    ``{"type", "data", ...}`` (the fields of docs/arvo-model.md §5.2), a list of them, or None.
 
     Raises:
         HandlerConfigError: ``fn`` declares a parameter other than ``context``/``event``.

@@ -1,4 +1,6 @@
-"""ArvoOrchestrator: a workflow written as a declarative state machine (ARVO_MODEL 6).
+"""ArvoOrchestrator: a workflow written as a declarative state machine.
+
+The model: docs/arvo-model.md §6.
 
 ``create_arvo_orchestrator(machines=[machine], memory=memory)`` serves one
 orchestrator contract with one :class:`~arvo_concurrent.arvo.machine.ArvoMachine` per
@@ -23,12 +25,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from arvo_concurrent.arvo.emittable import OrchestrationEmitter
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.machine import ArvoMachine, MachineStep
-from arvo_concurrent.arvo.orchestration import Step, StepInput, WorkflowHandler, validate_input
+from arvo_concurrent.arvo.orchestration_emitter import OrchestrationEmitter
+from arvo_concurrent.arvo.orchestration_wrapper import Step, StepInput
 from arvo_concurrent.arvo.violations import ConfigViolation, violation_for
+from arvo_concurrent.arvo.workflow_handler import WorkflowHandler
+from arvo_concurrent.arvo.workflow_input import validate_input
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = ["ArvoOrchestrator", "create_arvo_orchestrator"]

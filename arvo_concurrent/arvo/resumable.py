@@ -1,4 +1,6 @@
-"""ArvoResumable: a workflow written as one plain function per version (ARVO_MODEL 5).
+"""ArvoResumable: a workflow written as one plain function per version.
+
+The model: docs/arvo-model.md §5.
 
 The function is called once per event of the workflow (the init event, then each
 service reply) and declares by parameter name what it needs:
@@ -13,13 +15,13 @@ service reply) and declares by parameter name what it needs:
 * ``domain``: ``{"self": own contract domain, "event": event domain}``.
 
 It returns None or a dict with any of ``context`` (the new context), ``services``
-(a list of service call items, ARVO_MODEL 5.2) and ``output`` (the completion data).
+(a list of service call items, docs/arvo-model.md §5.2) and ``output`` (the completion data).
 
 Fan-out / fan-in: every event a step emits becomes an expected slot; a reply is
 matched to its slot by ``parentid``. A reply delivered twice (a broker retry, an
 at-least-once transport) is handled once: the record remembers the ids of the events
 it consumed, and a repeat is ignored without calling the function. The stored record
-is never modified in place (ARVO_MODEL 8.E4): each step builds a new one.
+is never modified in place (docs/arvo-model.md §8.7): each step builds a new one.
 
 Child workflows: a service whose contract is an orchestrator contract is started with
 a subject of its own that records the caller, so its completion (or system error)
@@ -36,19 +38,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from arvo_concurrent.arvo.contract import ArvoContract
-from arvo_concurrent.arvo.emittable import OrchestrationEmitter, as_items
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import check_handler_versions
 from arvo_concurrent.arvo.injection import Injector
-from arvo_concurrent.arvo.orchestration import (
-    OrchestrationContracts,
-    Step,
-    StepInput,
-    WorkflowHandler,
-    bind_contracts,
-    validate_input,
-)
+from arvo_concurrent.arvo.orchestration_emitter import OrchestrationEmitter
+from arvo_concurrent.arvo.orchestration_wrapper import Step, StepInput
+from arvo_concurrent.arvo.output_items import as_items
 from arvo_concurrent.arvo.violations import ConfigViolation, ContractViolation, violation_for
+from arvo_concurrent.arvo.workflow_contracts import OrchestrationContracts, bind_contracts
+from arvo_concurrent.arvo.workflow_handler import WorkflowHandler
+from arvo_concurrent.arvo.workflow_input import validate_input
 from arvo_concurrent.memory.interface import IMachineMemory
 
 __all__ = ["ArvoResumable", "create_arvo_resumable"]

@@ -2,8 +2,9 @@
 
 A subject names one workflow instance: which orchestrator (and version) runs it, who started it,
 in which domain, plus free-form ``meta`` (``redirectto`` says where the completion goes). The
-encoded string is byte-identical to arvo-core's ``ArvoOrchestrationSubject``. All functions here
-are pure and thread-safe.
+encoded string is byte-identical to arvo-core's ``ArvoOrchestrationSubject``. The JSON content
+may be at most :data:`MAX_SUBJECT_CONTENT_BYTES` long, so a small subject cannot inflate into a
+huge one. All functions here are pure and thread-safe.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Annotated, Any
 import msgspec
 
 from arvo_concurrent.arvo.contract import error_path
+from arvo_concurrent.arvo.inflate import inflate
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
+    "MAX_SUBJECT_CONTENT_BYTES",
     "ArvoOrchestrationSubject",
     "ArvoSubjectError",
     "ExecutionContent",
@@ -29,13 +32,18 @@ __all__ = [
     "SubjectContent",
 ]
 
+# msgspec searches these patterns, so each is anchored at both ends; \Z (not $, which also
+# matches before a final newline) is the true end of the string.
 # A reverse-DNS name of at least 3 segments; it excludes ';' too.
-_REVERSE_DNS = r"^[a-z0-9]+(\.[a-z0-9]+)+\.[a-z0-9]+$"
-_SEMVER = r"^\d+\.\d+\.\d+$"
+_REVERSE_DNS = r"^[a-z0-9]+(\.[a-z0-9]+)+\.[a-z0-9]+\Z"
+_SEMVER = r"^\d+\.\d+\.\d+\Z"
 
 ReverseDnsName = Annotated[str, msgspec.Meta(pattern=_REVERSE_DNS)]
-ExecutionId = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^;]+$")]
-SubjectDomain = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9.]+$")] | None
+ExecutionId = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^;]+\Z")]
+SubjectDomain = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9.]+\Z")] | None
+
+MAX_SUBJECT_CONTENT_BYTES = 64 * 1024
+"""The longest JSON content a subject may hold (compressed subjects are usually < 1 KiB)."""
 
 # Parsed subjects kept: one per workflow in flight is what a broker needs.
 _PARSE_CACHE_SIZE = 4096
@@ -159,6 +167,12 @@ class ArvoOrchestrationSubject:
             raise ArvoSubjectError(
                 f"Invalid orchestration subject content: {exc}", content
             ) from None
+        if len(raw) > MAX_SUBJECT_CONTENT_BYTES:
+            raise ArvoSubjectError(
+                f"Invalid orchestration subject content: {len(raw)} bytes of JSON, more than "
+                f"MAX_SUBJECT_CONTENT_BYTES ({MAX_SUBJECT_CONTENT_BYTES})",
+                content,
+            )
         return base64.b64encode(zlib.compress(raw)).decode("ascii")
 
     @staticmethod
@@ -171,11 +185,12 @@ class ArvoOrchestrationSubject:
 
         Raises:
             ArvoSubjectError: ``"Error parsing orchestration subject string ..."`` naming the
-                subject and the reason.
+                subject and the reason (which includes content that inflates past
+                :data:`MAX_SUBJECT_CONTENT_BYTES`).
         """
         try:
             return _parse(subject)
-        except (binascii.Error, zlib.error, msgspec.DecodeError, ValueError, TypeError) as exc:
+        except (binascii.Error, msgspec.DecodeError, ValueError, TypeError) as exc:
             raise ArvoSubjectError(
                 f"Error parsing orchestration subject string (subject={subject!r}): {exc}",
                 subject,
@@ -194,7 +209,7 @@ class ArvoOrchestrationSubject:
 @lru_cache(maxsize=_PARSE_CACHE_SIZE)
 def _parse(subject: str) -> SubjectContent:
     # Failures raise and are therefore not cached; an unhashable subject raises TypeError.
-    raw = zlib.decompress(base64.b64decode(subject, validate=True))
+    raw = inflate(base64.b64decode(subject, validate=True), MAX_SUBJECT_CONTENT_BYTES)
     return msgspec.json.decode(raw, type=SubjectContent)
 
 

@@ -1,9 +1,9 @@
 """Violation errors: the errors a handler *raises* instead of emitting a system error event.
 
-Arvo splits failures in two (ARVO_MODEL 2.5): a violation (bad contract data, bad configuration,
-an execution or a memory transaction problem) is raised out of ``execute()`` so the broker can
-retry or report it; every other error becomes a system error event. Violations are plain
-exception objects, safe to pass between threads.
+Arvo splits failures in two (docs/arvo-model.md §2.4): a violation (bad contract data, bad
+configuration, an execution or a memory transaction problem) is raised out of ``execute()`` so the
+broker can retry or report it; every other error becomes a system error event. Violations are
+plain exception objects, safe to pass between threads.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ svc_contract = create_arvo_contract(
 )
 
 # A plain handler's output carries its own contract's dataschema, and the receiving
-# handler refuses a foreign contract uri (ARVO_MODEL 3.2 step 2). For bench.a to call
+# handler refuses a foreign contract uri (docs/arvo-model.md §3.2 step 2). For bench.a to call
 # bench.b directly, without an orchestrator in between, the two hops share one uri.
 _CHAIN_URI = "#/bench/chain"
 chain_a_contract = create_arvo_contract(

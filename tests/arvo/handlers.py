@@ -1,4 +1,4 @@
-"""The handlers of the @arvo-tools/concurrent tests (ARVO_MODEL 7.6), as importable factories.
+"""The handlers of @arvo-tools/concurrent's event_broker_factory.test.ts, as importable factories.
 
 ``add_handler()``, ``product_handler(delay_s)``, ``human_approval_handler(approve)``,
 ``average_orchestrator(memory)`` and ``weighted_average_resumable(memory)`` build fresh

@@ -1,4 +1,4 @@
-"""Child workflows (ARVO_MODEL 5.5): a workflow calls an orchestrator as a service."""
+"""Child workflows (docs/arvo-model.md §5.5): a workflow calls an orchestrator as a service."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Contracts, versions, naming rules (ARVO_MODEL 2) and the schema helpers."""
+"""Contracts, versions, naming rules (docs/arvo-model.md §2) and the schema helpers."""
 
 from __future__ import annotations
 

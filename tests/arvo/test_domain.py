@@ -1,4 +1,4 @@
-"""Domain resolution (ARVO_MODEL 3.4)."""
+"""Domain resolution (docs/arvo-model.md §3.4)."""
 
 from __future__ import annotations
 

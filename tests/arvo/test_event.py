@@ -1,4 +1,4 @@
-"""ArvoEvent: validation (ARVO_MODEL 1.1-1.4), create_arvo_event defaults (1.7), wire form (1.6)."""
+"""ArvoEvent (docs/arvo-model.md §1): validation, create_arvo_event defaults, the wire form."""
 
 from __future__ import annotations
 
@@ -292,7 +292,8 @@ def test_create_fills_the_documented_defaults() -> None:
 def test_timestamps_are_true_utc_with_milliseconds() -> None:
     stamp = create_timestamp()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stamp)
-    # A local time labelled +00:00 (arvo-core's bug, ARVO_MODEL 8 C1) would be off by the offset.
+    # A local time labelled +00:00 (arvo-core's bug, docs/arvo-model.md §8.1) would be off by
+    # the offset.
     assert abs(datetime.fromisoformat(stamp) - datetime.now(UTC)) < timedelta(seconds=5)
 
 

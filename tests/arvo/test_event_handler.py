@@ -1,4 +1,4 @@
-"""ArvoEventHandler (ARVO_MODEL 3): replies, system errors, violations, construction errors."""
+"""ArvoEventHandler (docs/arvo-model.md §3): replies, system errors, violations, bad config."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Event factories (ARVO_MODEL 1.7); byte-for-byte TS comparisons are in test_fixtures.py."""
+"""Event factories (docs/arvo-model.md §1.7); byte-for-byte TS comparisons: test_fixtures.py."""
 
 from __future__ import annotations
 
@@ -94,9 +94,17 @@ def test_accepts_rejects_bad_data_with_the_arvo_message() -> None:
 
 
 def test_a_source_that_is_not_reverse_dns_cannot_start_a_subject() -> None:
-    with pytest.raises(ArvoSubjectError, match="reverse-DNS"):
+    with pytest.raises(ArvoSubjectError, match="reverse-DNS") as caught:
         add.accepts(source="client", data={"numbers": [1]})
+    assert str(caught.value).startswith("Invalid source 'client': ")
+    assert caught.value.value == "client"
     assert add.accepts(source="client", data={"numbers": [1]}, subject="s").source == "client"
+
+
+def test_a_bad_domain_is_not_blamed_on_a_good_source() -> None:
+    with pytest.raises(ArvoSubjectError, match="domain") as caught:
+        add.accepts(source=SOURCE, data={"numbers": [1]}, domain="Bad Domain")
+    assert "Invalid source" not in str(caught.value)
 
 
 def test_emits_validates_against_the_emit_schema() -> None:
@@ -173,7 +181,7 @@ def test_init_of_a_child_completes_into_the_parent_orchestrator() -> None:
     assert child.orchestrator.name == "arvo.orc.workflow.average"
     assert child.execution.initiator == "arvo.orc.weighted.average"
     assert child.execution.domain == "d.x"
-    # Machine-consistent (ARVO_MODEL 8 C4): the parent orchestrator, not its initiator.
+    # Machine-consistent (docs/arvo-model.md §8.4): the parent orchestrator, not its initiator.
     assert child.meta == {"redirectto": "arvo.orc.weighted.average"}
 
 

@@ -240,7 +240,7 @@ def test_child_init_differs_from_typescript_only_in_the_completion_target() -> N
     theirs = dict(entry["subject_content"])
     assert ours["orchestrator"] == theirs["orchestrator"]
     assert ours["execution"]["initiator"] == theirs["execution"]["initiator"]
-    # ARVO_MODEL 8 C4: TS sends the child's completion to the parent's initiator
+    # docs/arvo-model.md §8.4: TS sends the child's completion to the parent's initiator
     # ("test.test.test"); we send it to the parent orchestrator, as machine-made child calls do.
     assert theirs["meta"] == {"redirectto": "test.test.test"}
     assert ours["meta"] == {"redirectto": entry["parent_subject_content"]["orchestrator"]["name"]}

@@ -1,4 +1,4 @@
-"""Event ids: uuid4, DEVELOPER_MANAGED and ARVO_MANAGED (ARVO_MODEL 1.5).
+"""Event ids: uuid4, DEVELOPER_MANAGED and ARVO_MANAGED (docs/arvo-model.md §1.5).
 
 The 13 ids of the TypeScript fixture ids.json are reproduced in test_fixtures.py.
 """

@@ -1,4 +1,4 @@
-"""The declarative state machine (ARVO_MODEL 6.1): stepping, guards, actions, config errors."""
+"""The declarative state machine (docs/arvo-model.md §6.1): steps, guards, actions, bad config."""
 
 from __future__ import annotations
 

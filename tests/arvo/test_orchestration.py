@@ -1,4 +1,4 @@
-"""The orchestration wrapper (ARVO_MODEL 4.3): memory call order, guards, failures."""
+"""The orchestration wrapper (docs/arvo-model.md §4.3): memory call order, guards, failures."""
 
 from __future__ import annotations
 

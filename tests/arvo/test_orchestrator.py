@@ -1,4 +1,4 @@
-"""ArvoOrchestrator (ARVO_MODEL 6): the average workflow, records, errors, construction."""
+"""ArvoOrchestrator (docs/arvo-model.md §6): the average workflow, records, errors, construction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ArvoResumable (ARVO_MODEL 5): the weighted-average run, fan-in, dedupe, concurrency."""
+"""ArvoResumable (docs/arvo-model.md §5): the weighted-average run, fan-in, dedupe, concurrency."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ArvoOrchestrationSubject (ARVO_MODEL 4.7); subjects.json is checked in test_fixtures.py."""
+"""ArvoOrchestrationSubject (docs/arvo-model.md §4.6); subjects.json: see test_fixtures.py."""
 
 from __future__ import annotations
 

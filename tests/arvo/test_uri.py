@@ -1,4 +1,4 @@
-"""encode_uri / decode_uri / validate_uri against JavaScript's answers (ARVO_MODEL 1.2).
+"""encode_uri / decode_uri / validate_uri against JavaScript's answers (docs/arvo-model.md §1.2).
 
 Every entry of the TypeScript fixture uri.json is checked in test_fixtures.py; these are the
 spec's own examples, the error cases and round-trip properties.

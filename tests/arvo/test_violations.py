@@ -1,4 +1,4 @@
-"""The ViolationError tree (ARVO_MODEL 2.5)."""
+"""The ViolationError tree (docs/arvo-model.md §2.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ConcurrentEventBroker: the TypeScript test inventory (ARVO_MODEL 7.5), ported to threads.
+"""ConcurrentEventBroker: the TypeScript event_broker.test.ts cases, ported to threads.
 
 Events are plain stand-ins (``tests.broker.support.Ev``): the broker reads only ``.to``.
 """

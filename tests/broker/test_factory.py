@@ -1,4 +1,4 @@
-"""create_concurrent_event_broker and resolve: the TypeScript factory suite (ARVO_MODEL 7.6)."""
+"""create_concurrent_event_broker and resolve: the TypeScript event_broker_factory.test.ts suite."""
 
 from __future__ import annotations
 

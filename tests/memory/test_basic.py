@@ -1,4 +1,4 @@
-"""State operations, cleanup, bad input and lifecycle (ARVO_MODEL 7.4 tests 5-7, 12-18, 20, 21)."""
+"""State operations, cleanup, bad input, lifecycle (TypeScript memory.test.ts 5-7, 12-18, 20-21)."""
 
 from __future__ import annotations
 

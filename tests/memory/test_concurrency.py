@@ -1,4 +1,4 @@
-"""Many threads, one memory, the real scheduler: no update is lost (ARVO_MODEL 7.4 tests 8, 19)."""
+"""Many threads, one memory, the real scheduler: no update lost (TS memory.test.ts 8, 19)."""
 
 from __future__ import annotations
 

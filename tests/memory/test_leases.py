@@ -1,6 +1,6 @@
 """Leases: TTL expiry on the injected clock, renewal, ownership, fencing.
 
-The TypeScript TTLMutex tests (ARVO_MODEL 7.4 tests 1-4, 9-11) map onto leases; time
+The TypeScript TTLMutex tests (memory.test.ts 1-4, 9-11) map onto leases; time
 is a ManualScheduler, so nothing sleeps. Times are binary fractions so that the
 clock's sums are exact.
 """

@@ -1,4 +1,4 @@
-"""Waiting for a lock: FIFO hand-off, no polling, a bounded budget (ARVO_MODEL 7.4 test 10)."""
+"""Waiting for a lock: FIFO hand-off, no polling, bounded budget (TypeScript memory.test.ts 10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The memory contract, run against every backend (ARVO_MODEL 7.4 cases, fencing, cleanup).
+"""The memory contract, run against every backend (TypeScript memory.test.ts cases, fencing...).
 
 Each test runs once per backend (``backend`` in the ids): ConcurrentMachineMemory and
 PostgresMachineMemory must agree on every behaviour here.
