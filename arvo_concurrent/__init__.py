@@ -76,7 +76,13 @@ from arvo_concurrent.broker import (
     WaitInHandlerError,
     create_concurrent_event_broker,
 )
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError, WaitTimeoutError
+from arvo_concurrent.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ArvoConcurrentError,
+    ClosedError,
+    WaitTimeoutError,
+)
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     FencingError,
@@ -91,6 +97,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ARVO_DATA_CONTENT_TYPE",
+    "ArgumentError",
+    "ArgumentTypeError",
     "ArvoConcurrentError",
     "ArvoContract",
     "ArvoContractError",
