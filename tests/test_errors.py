@@ -13,6 +13,7 @@ import pytest
 import arvo_concurrent
 from arvo_concurrent import (
     ConcurrentEventBroker,
+    ConcurrentMachineMemory,
     HandlerConfig,
     IdleTimeoutError,
     MemoryTimeoutError,
@@ -96,6 +97,7 @@ def test_the_library_raises_no_bare_value_or_type_error() -> None:
         lambda: ConcurrentEventBroker(max_hops=0),
         lambda: ConcurrentEventBroker(on_error="log"),  # type: ignore[arg-type]
         lambda: RetryPolicy(max_retries=-1),
+        lambda: ConcurrentMachineMemory(lock_ttl_ms=0),
         lambda: HandlerConfig(middleware=[]),  # type: ignore[arg-type]
         lambda: ManualScheduler().advance(-1),
         lambda: WorkTracker().done(1),
