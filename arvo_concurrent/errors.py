@@ -4,6 +4,11 @@ Each part of the library (the Arvo model, memory, broker) derives its own errors
 from :class:`ArvoConcurrentError`, and also from the closest standard exception
 (``ValueError``, ``TimeoutError``, ``RuntimeError``) so that callers can catch
 either. Errors carry the event or id they are about as attributes.
+
+Shared by every part: a bad argument or setting is an :class:`ArgumentError` (a
+``ValueError``; :class:`ArgumentTypeError` is also a ``TypeError``), a wait that runs
+out of time a :class:`WaitTimeoutError` (a ``TimeoutError``), work handed to a closed
+component a :class:`ClosedError`.
 """
 
 from __future__ import annotations
