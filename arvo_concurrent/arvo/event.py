@@ -244,6 +244,10 @@ class ArvoEvent(msgspec.Struct, frozen=True, kw_only=True):
             wire = _decode(text)
         except msgspec.DecodeError as exc:
             raise ArvoEventValidationError("<event>", text, f"is not valid JSON: {exc}") from None
+        except TypeError:
+            raise ArvoEventValidationError(
+                "<event>", text, "must be JSON text (str or bytes)"
+            ) from None
         except RecursionError:
             # Only 'data' may hold containers; it failed before its own depth check could run.
             raise ArvoEventValidationError(

@@ -16,6 +16,7 @@ from typing import Literal, TypedDict
 
 import msgspec
 
+from arvo_concurrent.arvo.inflate import inflate
 from arvo_concurrent.errors import ArvoConcurrentError
 
 __all__ = [
@@ -35,6 +36,8 @@ _JS_WHITESPACE = (
     "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _DEDUPLICATION_MODES = ("ARVO_MANAGED", "DEVELOPER_MANAGED")
+# Ids arrive from outside: parsing one inflates no further than this.
+_MAX_ID_CONTENT_BYTES = 64 * 1024
 
 
 class ArvoEventIdSpec(TypedDict):
@@ -95,7 +98,8 @@ def create_arvo_event_id(
         uuid_value: the uuid to embed instead of a fresh one (for reproducible tests).
 
     Raises:
-        ArvoEventIdError: an unknown ``deduplication`` mode or a non-string ``value``.
+        ArvoEventIdError: an unknown ``deduplication`` mode, or a ``value`` that is not a
+            string or holds a lone surrogate.
     """
     if spec is None:
         return uuid_value or random_uuid()
@@ -110,13 +114,22 @@ def create_arvo_event_id(
     if mode == "DEVELOPER_MANAGED":
         return trimmed
     content = ArvoEventIdContent(uuid=uuid_value or random_uuid(), value=trimmed)
-    return base64.b64encode(zlib.compress(msgspec.json.encode(content))).decode("ascii")
+    try:
+        raw = msgspec.json.encode(content)
+    except UnicodeEncodeError:
+        raise ArvoEventIdError(
+            spec, "value must be valid Unicode text (a lone surrogate)"
+        ) from None
+    return base64.b64encode(zlib.compress(raw)).decode("ascii")
 
 
 def parse_arvo_event_id(event_id: str) -> ArvoEventIdContent | None:
-    """Decode an ``ARVO_MANAGED`` id; None when ``event_id`` is not one."""
+    """Decode an ``ARVO_MANAGED`` id; None when ``event_id`` is not one.
+
+    Content that inflates past 64 KiB is not an id this library would make: None.
+    """
     try:
-        raw = zlib.decompress(base64.b64decode(event_id, validate=True))
+        raw = inflate(base64.b64decode(event_id, validate=True), _MAX_ID_CONTENT_BYTES)
         return msgspec.json.decode(raw, type=ArvoEventIdContent)
-    except (binascii.Error, zlib.error, msgspec.DecodeError, ValueError):
+    except (binascii.Error, msgspec.DecodeError, ValueError):
         return None

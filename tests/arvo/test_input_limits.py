@@ -16,10 +16,13 @@ from arvo_concurrent.arvo import (
     MAX_DATA_DEPTH,
     MAX_SUBJECT_CONTENT_BYTES,
     ArvoEvent,
+    ArvoEventIdError,
     ArvoEventValidationError,
     ArvoOrchestrationSubject,
     ArvoSubjectError,
     create_arvo_event,
+    create_arvo_event_id,
+    parse_arvo_event_id,
 )
 from arvo_concurrent.arvo.inflate import InflateError, inflate
 
@@ -208,6 +211,13 @@ def test_from_json_refuses_deep_data_without_a_recursion_error(depth: int) -> No
     assert caught.value.field == "data"
 
 
+@pytest.mark.parametrize("text", [123, None, ["{}"]])
+def test_from_json_of_something_that_is_not_text_is_an_event_error(text: Any) -> None:
+    with pytest.raises(ArvoEventValidationError, match="must be JSON text") as caught:
+        ArvoEvent.from_json(text)
+    assert caught.value.field == "<event>"
+
+
 # --- lone surrogates -------------------------------------------------------------------------
 
 TEXT_FIELDS = ["id", "accesscontrol", "traceparent", "tracestate", "parentid", "datacontenttype"]
@@ -247,3 +257,27 @@ def test_every_text_field_either_refuses_a_value_or_can_write_it(field: str, val
         assert ArvoEvent.from_json(event.to_json()) == event
         return
     assert refused_field == field
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+
+def test_an_arvo_managed_id_of_a_lone_surrogate_is_an_id_error() -> None:
+    spec = {"deduplication": "ARVO_MANAGED", "value": LONE}
+    with pytest.raises(ArvoEventIdError, match="lone surrogate"):
+        create_arvo_event_id(spec)
+    with pytest.raises(ArvoEventValidationError) as caught:
+        create_arvo_event(
+            type="com.example.thing", source="com.example.producer", subject="s", data={}, id=spec
+        )
+    assert caught.value.field == "id"
+
+
+def test_parsing_an_id_that_inflates_past_the_cap_gives_none() -> None:
+    value = "v" * (80 * 1024)
+    bomb = base64.b64encode(zlib.compress(msgspec.json.encode({"uuid": "u", "value": value})))
+    assert parse_arvo_event_id(bomb.decode()) is None
+    small = create_arvo_event_id({"deduplication": "ARVO_MANAGED", "value": "x"}, uuid_value="u")
+    parsed = parse_arvo_event_id(small)
+    assert parsed is not None
+    assert (parsed.uuid, parsed.value) == ("u", "x")
