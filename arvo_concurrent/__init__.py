@@ -1,9 +1,11 @@
 """arvo-concurrent: concurrent in-process infrastructure for Arvo workflows.
 
 The public API follows one rule. Everything of the in-process library is imported
-from here (``__all__``). A few documented public subpackages are imported by their own
-name: :mod:`arvo_concurrent.postgres` (the PostgreSQL memory, an optional extra) and
-:mod:`arvo_concurrent.testing` (a manual clock for tests). Every other subpackage
+from here (``__all__``). The documented public subpackages are imported by their own
+name, and this module imports none of them: :mod:`arvo_concurrent.postgres` (the
+PostgreSQL memory), :mod:`arvo_concurrent.observability` (OpenTelemetry traces and
+metrics, the log record fields), :mod:`arvo_concurrent.interop` (the CloudEvents SDK)
+and :mod:`arvo_concurrent.testing` (a manual clock for tests). Every other subpackage
 (``arvo``, ``actors``, ``memory``, ``broker``) and every file inside one is internal and
 may change; this module re-exports from those subpackages' ``__init__`` only, never
 from their files. Three parts:
@@ -81,6 +83,7 @@ from arvo_concurrent.errors import (
     ArgumentTypeError,
     ArvoConcurrentError,
     ClosedError,
+    MissingExtraError,
     WaitTimeoutError,
 )
 from arvo_concurrent.memory import (
@@ -132,6 +135,7 @@ __all__ = [
     "MemoryConfigError",
     "MemoryTimeoutError",
     "MiddlewareError",
+    "MissingExtraError",
     "OnErrorAnswerError",
     "QueueFullError",
     "ResolveError",

@@ -18,6 +18,7 @@ __all__ = [
     "ArgumentTypeError",
     "ArvoConcurrentError",
     "ClosedError",
+    "MissingExtraError",
     "WaitTimeoutError",
 ]
 
@@ -78,3 +79,25 @@ class WaitTimeoutError(ArvoConcurrentError, TimeoutError):
     def __init__(self, message: str, timeout: float) -> None:
         super().__init__(message)
         self.timeout = timeout
+
+
+class MissingExtraError(ArvoConcurrentError, ImportError):
+    """An optional feature was used without the extra that installs its packages.
+
+    Raised when the feature is first used (never on ``import arvo_concurrent``); the
+    message holds the pip command that installs what is missing.
+
+    Attributes:
+        extra: the extra to install (``"otel"``, ``"cloudevents"``...).
+        package: the distribution that could not be imported.
+        feature: what was being used.
+    """
+
+    def __init__(self, extra: str, package: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{package}' package, which is not installed: "
+            f"pip install 'arvo-concurrent[{extra}]'"
+        )
+        self.extra = extra
+        self.package = package
+        self.feature = feature

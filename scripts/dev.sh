@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # Reinstall when the project (or an extra) is missing from the venv's metadata.
-if ! .venv/bin/python -c "import importlib.metadata as m; [m.version(p) for p in ('arvo-concurrent', 'pytest-timeout', 'hypothesis', 'matplotlib', 'psycopg', 'psycopg-pool')]" 2>/dev/null; then
+if ! .venv/bin/python -c "import importlib.metadata as m; [m.version(p) for p in ('arvo-concurrent', 'pytest-timeout', 'hypothesis', 'matplotlib', 'psycopg', 'psycopg-pool', 'opentelemetry-api', 'opentelemetry-sdk', 'cloudevents')]" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev,bench]'
 fi

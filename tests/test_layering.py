@@ -21,11 +21,15 @@ ROOT = "<root>"  # arvo_concurrent/__init__.py, the public face
 # part -> the parts it may import (itself always allowed). Lower layers first.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "actors": {"errors"},
+    "extras": {"errors"},
+    "observability": {"errors", "extras"},
+    "actors": {"errors", "observability"},
     "memory": {"errors", "actors"},
-    "arvo": {"errors", "memory"},
-    "broker": {"errors", "actors", "arvo"},
-    "postgres": {"errors", "actors", "memory"},
+    "arvo": {"errors", "memory", "observability"},
+    "broker": {"errors", "actors", "arvo", "observability"},
+    "interop": {"errors", "extras", "arvo"},
+    # The memory and the broker's transport on PostgreSQL: on top, beside nothing below.
+    "postgres": {"errors", "actors", "memory", "arvo", "broker"},
     "testing": {"errors", "actors"},
     # The root re-exports the in-process library; never postgres (psycopg is optional) nor
     # testing (test helpers, imported by name).

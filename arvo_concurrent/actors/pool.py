@@ -39,6 +39,7 @@ import pykka
 from arvo_concurrent.actors.lifecycle import StopRequest, await_stopped, remaining
 from arvo_concurrent.actors.messages import Dispatch
 from arvo_concurrent.actors.worker import PoolWorker, current_worker
+from arvo_concurrent.observability.logfields import event_log_fields
 
 __all__ = ["Admission", "HandlerPool", "PoolLoad"]
 
@@ -211,13 +212,23 @@ class HandlerPool:
             except BaseException:
                 # A BaseException too: escaping the worker's message, it would make Pykka
                 # stop every actor in the process. The item is settled below either way.
-                logger.exception("Pool %r: executing %r failed", self.topic, item)
+                logger.exception(
+                    "Pool %r: executing %r failed",
+                    self.topic,
+                    item,
+                    extra=event_log_fields(getattr(item, "event", item), topic=self.topic),
+                )
             with lock:
                 self._running -= 1
             try:
                 settle(item)
             except BaseException:
-                logger.exception("Pool %r: settling %r failed", self.topic, item)
+                logger.exception(
+                    "Pool %r: settling %r failed",
+                    self.topic,
+                    item,
+                    extra=event_log_fields(getattr(item, "event", item), topic=self.topic),
+                )
             with lock:
                 # Only once settle returned: a worker listed idle must be free to run the
                 # next item at once, not busy in a callback that settle runs.

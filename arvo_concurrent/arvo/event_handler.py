@@ -53,6 +53,7 @@ from arvo_concurrent.arvo.violations import (
     ViolationError,
     violation_for,
 )
+from arvo_concurrent.observability.logfields import event_log_fields
 
 __all__ = ["ArvoEventHandler", "create_arvo_event_handler"]
 
@@ -167,7 +168,13 @@ class ArvoEventHandler:
         except ViolationError:
             raise
         except Exception as error:  # noqa: BLE001 - user code: becomes system error events
-            _log.warning("Handler %s failed on event %s: %r", self.source, event.id, error)
+            _log.warning(
+                "Handler %s failed on event %s: %r",
+                self.source,
+                event.id,
+                error,
+                extra=event_log_fields(event, topic=self.source),
+            )
             return self._system_errors.events(
                 error,
                 event=event,
@@ -182,7 +189,11 @@ class ArvoEventHandler:
     def _select(self, event: ArvoEvent) -> _HandlerVersion:
         parsed = parse_dataschema(event.dataschema)
         if parsed is None:
-            _log.debug("Event %s has no usable dataschema; using the latest version", event.id)
+            _log.debug(
+                "Event %s has no usable dataschema; using the latest version",
+                event.id,
+                extra=event_log_fields(event, topic=self.source),
+            )
             return self._latest
         uri, version = parsed
         if uri != self.contract.uri:

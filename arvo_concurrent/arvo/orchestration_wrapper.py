@@ -37,6 +37,8 @@ from arvo_concurrent.arvo.violations import (
 )
 from arvo_concurrent.memory.errors import FencingError
 from arvo_concurrent.memory.interface import IMachineMemory
+from arvo_concurrent.observability.active import active_telemetry
+from arvo_concurrent.observability.logfields import event_log_fields
 
 __all__ = ["CoreFn", "OrchestrationWrapper", "Step", "StepInput"]
 
@@ -126,6 +128,7 @@ class OrchestrationWrapper:
                 event.id,
                 subject.orchestrator.name,
                 self.source,
+                extra=self._about(event),
             )
             return []
         locked = self._lock(event)
@@ -143,14 +146,21 @@ class OrchestrationWrapper:
             if state is not None:
                 if state.get("executionStatus") == "failure":
                     _log.warning(
-                        "Ignoring event %s: workflow %s has failed", event.id, event.subject
+                        "Ignoring event %s: workflow %s has failed",
+                        event.id,
+                        event.subject,
+                        extra=self._about(event),
                     )
                     return []
                 parent_subject = state.get("parentSubject")
                 init_event_id = state.get("initEventId") or event.id
             elif event.type != self.source:
                 # Routine after cleanup (late replies), so not worth a warning.
-                _log.info("Ignoring event %s: no workflow state for its subject", event.id)
+                _log.info(
+                    "Ignoring event %s: no workflow state for its subject",
+                    event.id,
+                    extra=self._about(event),
+                )
                 return []
             if event.type == self.source:
                 parent_subject = event.data.get(PARENT_SUBJECT_FIELD)
@@ -182,7 +192,13 @@ class OrchestrationWrapper:
         parent_subject: str | None,
         init_event_id: str,
     ) -> list[ArvoEvent]:
-        _log.error("Workflow %s failed on event %s: %r", event.subject, event.id, error)
+        _log.error(
+            "Workflow %s failed on event %s: %r",
+            event.subject,
+            event.id,
+            error,
+            extra=self._about(event),
+        )
         record = {
             "executionStatus": "failure",
             "subject": event.subject,
@@ -205,7 +221,11 @@ class OrchestrationWrapper:
         except Exception:  # noqa: BLE001 - any store failure: logged, errors still go out
             # The system error events still tell the initiator; the write's own failure
             # is only worth a log line, as in arvo-event-handler.
-            _log.exception("Could not persist the failure record of %s", event.subject)
+            _log.exception(
+                "Could not persist the failure record of %s",
+                event.subject,
+                extra=self._about(event),
+            )
         return self._system_errors.events(
             error,
             event=event,
@@ -218,8 +238,14 @@ class OrchestrationWrapper:
     def _lock(self, event: ArvoEvent) -> bool:
         if not self.requires_resource_locking:
             return False
+        # The wait is measured here, at the caller, whatever the memory: a traced run
+        # gets a "lock workflow" span and the arvo.memory.lock.wait figure.
+        telemetry = active_telemetry()
         try:
-            acquired = self.memory.lock(event.subject)
+            if telemetry is None:
+                acquired = self.memory.lock(event.subject)
+            else:
+                acquired = telemetry.lock_wait(event, lambda: self.memory.lock(event.subject))
         except Exception as exc:
             raise TransactionViolation(
                 TransactionCause.LOCK_MACHINE_MEMORY_FAILURE,
@@ -237,9 +263,17 @@ class OrchestrationWrapper:
     def _unlock(self, event: ArvoEvent) -> None:
         try:
             if not self.memory.unlock(event.subject):
-                _log.warning("Unlock of %s was refused (lease expired?)", event.subject)
+                _log.warning(
+                    "Unlock of %s was refused (lease expired?)",
+                    event.subject,
+                    extra=self._about(event),
+                )
         except Exception:  # noqa: BLE001 - unlock is best effort; the lease expires
-            _log.exception("Unlock of %s failed; its lease will expire", event.subject)
+            _log.exception(
+                "Unlock of %s failed; its lease will expire",
+                event.subject,
+                extra=self._about(event),
+            )
 
     def _read(self, event: ArvoEvent) -> dict[str, Any] | None:
         try:
@@ -277,7 +311,13 @@ class OrchestrationWrapper:
         except Exception:  # noqa: BLE001 - cleanup is best effort
             # The final state is written and the completion must still go out; a
             # leftover record is harmless (later events find a finished workflow).
-            _log.exception("Cleanup of finished workflow %s failed", event.subject)
+            _log.exception(
+                "Cleanup of finished workflow %s failed", event.subject, extra=self._about(event)
+            )
+
+    def _about(self, event: ArvoEvent) -> dict[str, Any]:
+        # The extra= fields of a log record about ``event``, handled at this topic.
+        return event_log_fields(event, topic=self.source)
 
     def _metadata(
         self, event: ArvoEvent, subject: SubjectContent, parent_subject: str | None

@@ -39,6 +39,10 @@ Hooks for ``create_concurrent_event_broker`` and ``resolve``:
 * ``closing`` is a read-only :class:`threading.Event` set when ``close()`` starts, so
   a retry backoff can wait on it and end early.
 
+Transport: by default events travel inside this process; ``transport=`` moves them
+through something shared instead (see :mod:`~arvo_concurrent.broker.transport`), and the
+pools are then fed by it.
+
 Lifecycle: ``close(timeout)`` stops intake (``publish`` and ``subscribe`` then raise
 :class:`~arvo_concurrent.errors.ClosedError`), drops every waiting event (its lineage
 records an :class:`~arvo_concurrent.broker.errors.EventDroppedError` at once, and
@@ -56,8 +60,9 @@ import functools
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import pykka
@@ -94,7 +99,11 @@ from arvo_concurrent.broker.limits import check_max_queued, check_prefetch
 from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
+from arvo_concurrent.broker.transport import Transport
 from arvo_concurrent.errors import ArgumentError, ArgumentTypeError, ClosedError
+
+if TYPE_CHECKING:
+    from arvo_concurrent.observability.telemetry import Telemetry
 
 __all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "Publish"]
 
@@ -149,12 +158,15 @@ class Delivery(msgspec.Struct, frozen=True):
     """An event on its way to a handler, with the trackers it counts in.
 
     ``publish`` is the lineage's publisher, None for the lineage's first event (its
-    handler's run makes it).
+    handler's run makes it); a transport gives each of its events a publisher of its own.
+    ``queued_at``: when it was routed (``time.perf_counter()``), kept only for a broker
+    with telemetry (its ``arvo.queue.wait``); 0 otherwise.
     """
 
     event: Any
     lineage: Lineage
-    publish: LineagePublisher | None
+    publish: Publish | None
+    queued_at: float = 0.0
 
 
 class ConcurrentEventBroker(Closeable):
@@ -178,10 +190,22 @@ class ConcurrentEventBroker(Closeable):
             stderr line per kind of error (see :mod:`~arvo_concurrent.broker.reporting`).
         max_hops: the most events one lineage may publish (a positive int); the ones
             past it are reported as :class:`HopLimitError` instead of being routed.
+        telemetry: an :class:`~arvo_concurrent.observability.Telemetry` that traces
+            every publish and handler run and keeps the metrics. None, or one whose
+            providers record nothing (no OpenTelemetry SDK installed when the broker is
+            made): the hot path pays one ``None`` check per hop, and :attr:`telemetry`
+            is None.
+        transport: where events travel between ``publish`` and the pools (see
+            :mod:`~arvo_concurrent.broker.transport`); None (default): in this process.
     """
 
     def __init__(
-        self, on_error: BrokerErrorHandler | None = None, *, max_hops: int = DEFAULT_MAX_HOPS
+        self,
+        on_error: BrokerErrorHandler | None = None,
+        *,
+        max_hops: int = DEFAULT_MAX_HOPS,
+        telemetry: Telemetry | None = None,
+        transport: Transport | None = None,
     ):
         if on_error is not None and not callable(on_error):
             raise ArgumentTypeError(
@@ -197,6 +221,9 @@ class ConcurrentEventBroker(Closeable):
         self._tracker = WorkTracker()
         self._root: Lineage = (self._tracker,)
         self._routes = RouteTable()
+        self._transport = transport
+        if transport is not None:
+            transport.attach(self)  # before any thread of ours starts: it may refuse
         self._router = Router.start(self._routes)
         self._closing = ClosingSignal()
         self._closed = False
@@ -206,6 +233,18 @@ class ConcurrentEventBroker(Closeable):
         # Every pool whose workers may still run: subscribed ones, and retired ones until
         # their workers stopped, so that close() waits for those too.
         self._pools: set[HandlerPool] = set()
+        # Kept only when it records something: with no SDK installed, nothing per event.
+        self.telemetry = telemetry if telemetry is not None and telemetry.bind(self) else None
+
+    @property
+    def tracker(self) -> WorkTracker:
+        """The tracker every event run in this process counts in (``wait_for_idle``)."""
+        return self._tracker
+
+    @property
+    def transport(self) -> Transport | None:
+        """The transport the events travel by (None: in this process)."""
+        return self._transport
 
     # -- subscriptions -------------------------------------------------------------
 
@@ -235,6 +274,8 @@ class ConcurrentEventBroker(Closeable):
             ClosedError: the broker is closed.
         """
         _check_subscription(fn, topic, prefetch, max_queued)
+        if self._transport is not None:
+            fn = self._transport.wrap(fn)
         pool = HandlerPool(
             topic, prefetch, functools.partial(self._run, fn), _settle, max_queued=max_queued
         )
@@ -252,6 +293,8 @@ class ConcurrentEventBroker(Closeable):
             if outcome is InstallOutcome.CONFLICT:
                 raise SubscriptionConflictError(topic)
             raise ClosedError("broker")
+        if self._transport is not None:
+            self._transport.subscribed(topic, pool)
         return functools.partial(self._unsubscribe, topic, pool)
 
     def _unsubscribe(self, topic: str, pool: HandlerPool) -> None:
@@ -260,6 +303,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return  # close() has already retired every pool
         if removed:
+            if self._transport is not None:
+                self._transport.unsubscribed(topic)
             self._retire(pool, "unsubscribed")
 
     def clear(self) -> None:
@@ -269,6 +314,8 @@ class ConcurrentEventBroker(Closeable):
         except ClosedError:
             return
         for pool in pools:
+            if self._transport is not None:
+                self._transport.unsubscribed(pool.topic)
             self._retire(pool, "cleared")
 
     @property
@@ -317,6 +364,16 @@ class ConcurrentEventBroker(Closeable):
         self._route(event, (self._tracker, *trackers), None)
 
     def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
+        if self.telemetry is None:
+            self._route_now(event, lineage, publisher)
+        else:  # a PRODUCER span around the routing; the event goes stamped with it
+            self.telemetry.publish(
+                event,
+                str(getattr(event, "to", None)),
+                lambda stamped: self._route_now(stamped, lineage, publisher),
+            )
+
+    def _route_now(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
         # publisher: the lineage's, None for its first event (hop 0, nothing to count).
         if self._closed:
             raise ClosedError("broker")
@@ -324,6 +381,9 @@ class ConcurrentEventBroker(Closeable):
         if not to or not isinstance(to, str):
             raise InvalidEventError(event)
         if lineage is not self._root and self._diverted(event, to, lineage):
+            return
+        if self._transport is not None:
+            self._transport.send(event, lineage)
             return
         if publisher is not None and next(publisher.hops) >= self.max_hops:
             self.report(HopLimitError(event, self.max_hops), event, lineage=lineage)
@@ -333,7 +393,8 @@ class ConcurrentEventBroker(Closeable):
             self.report(RoutingError(event, to, self.topics), event, lineage=lineage)
             return
         acquire(lineage)
-        admission = pool.submit(Delivery(event, lineage, publisher))
+        queued_at = 0.0 if self.telemetry is None else time.perf_counter()
+        admission = pool.submit(Delivery(event, lineage, publisher, queued_at))
         if admission is _ACCEPTED:
             return
         if admission is Admission.FULL:
@@ -367,7 +428,10 @@ class ConcurrentEventBroker(Closeable):
                     return
         publish = item.publish or LineagePublisher(self, lineage, itertools.count(1))
         try:
-            fn(item.event, publish)
+            if self.telemetry is None:
+                fn(item.event, publish)
+            else:  # a CONSUMER span, parented from the event's traceparent
+                self.telemetry.consume(item.event, item.queued_at, fn, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
             self.report(error, item.event, lineage)
         except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
@@ -392,6 +456,9 @@ class ConcurrentEventBroker(Closeable):
         self._deliver(error, event)
 
     def _deliver(self, error: Exception, event: Any) -> None:
+        # Every reported failure passes here once, whichever path reported it.
+        if self.telemetry is not None and isinstance(error, EventDroppedError):
+            self.telemetry.dropped(error.topic, error.reason)
         if self._on_error is None:
             self._fallback(error, event)
             return
@@ -480,6 +547,8 @@ class ConcurrentEventBroker(Closeable):
 
     def _close(self, pools: list[HandlerPool], deadline: float | None) -> None:
         self._closing._trip()
+        if self._transport is not None:
+            self._transport.stop()
         self._seal(deadline)
         router_stop: StopRequest = (self._router, self._router.stop(block=False))
         reports: list[ErrorRecord] = []
@@ -491,6 +560,8 @@ class ConcurrentEventBroker(Closeable):
         for pool in pools:
             pool.join(deadline)
         await_stopped([router_stop], deadline)
+        if self._transport is not None:
+            self._transport.close(deadline)
         if reporter is not None:
             reporter.join(remaining(deadline))
             if reporter.is_alive():
@@ -519,6 +590,9 @@ class ConcurrentEventBroker(Closeable):
             self._pools = {p for p in self._pools if not p.stopped()}
         reports: list[ErrorRecord] = []
         for item in dropped:
+            if self._transport is not None and self._transport.take_back(item):
+                release(item.lineage)
+                continue
             error = EventDroppedError(item.event, pool.topic, reason)
             for tracker in item.lineage:
                 tracker.record_error(error, item.event)

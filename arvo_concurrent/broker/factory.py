@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from arvo_concurrent.actors.lifecycle import (
     Closeable,
@@ -40,7 +40,11 @@ from arvo_concurrent.broker.errors import (
 )
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
+from arvo_concurrent.broker.transport import Transport
 from arvo_concurrent.errors import ArgumentError
+
+if TYPE_CHECKING:
+    from arvo_concurrent.observability.telemetry import Telemetry
 
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
@@ -275,7 +279,14 @@ class ConcurrentEventBrokerHandle(Closeable):
                 f"Please update the event.source, the given is '{source}'",
             )
         resolution = _Resolution(event, source, missing)
-        self.broker.publish(event, trackers=[resolution.tracker])
+        tracker = resolution.tracker
+        telemetry = self.broker.telemetry
+        if telemetry is None:
+            self.broker.publish(event, trackers=[tracker])
+        else:  # a span from the publish to the end of the lineage
+            telemetry.resolve(
+                event, lambda: self.broker.publish(event, trackers=[tracker]), tracker.when_idle
+            )
         return resolution
 
     def handler_stats(self, source: str) -> HandlerCounters | None:
@@ -303,6 +314,8 @@ def create_concurrent_event_broker(
     *,
     max_hops: int = DEFAULT_MAX_HOPS,
     sleep: Callable[[float], object] | None = None,
+    telemetry: Telemetry | None = None,
+    transport: Transport | None = None,
 ) -> ConcurrentEventBrokerHandle:
     """Build a broker that runs Arvo handlers, each at its own prefetch, with retries.
 
@@ -321,6 +334,15 @@ def create_concurrent_event_broker(
         max_hops: the most events one lineage may publish; the ones past it are
             reported as :class:`HopLimitError` (see :class:`ConcurrentEventBroker`).
         sleep: the retry backoff; tests inject one that records the waits.
+        telemetry: an :class:`~arvo_concurrent.observability.Telemetry` (the ``otel``
+            extra): OpenTelemetry spans for every publish, delivery, execution, lock
+            wait, domained event and resolve, and the broker's metrics. None (the
+            default), or one that would record nothing (no SDK installed): no tracing,
+            and no cost beyond a ``None`` check per hop.
+        transport: where the events travel (None, the default: in this process). With
+            :class:`arvo_concurrent.postgres.PostgresTransport` they go through a
+            PostgreSQL queue that several processes serve, and a retry waits there
+            (see the README's "Durable broker on PostgreSQL").
 
     Returns:
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
@@ -330,7 +352,9 @@ def create_concurrent_event_broker(
             :class:`ArgumentTypeError`, also a TypeError, for a value of the wrong
             kind); :class:`SubscriptionConflictError` for two handlers with one source.
     """
-    broker = ConcurrentEventBroker(on_error=on_broker_error, max_hops=max_hops)
+    broker = ConcurrentEventBroker(
+        on_error=on_broker_error, max_hops=max_hops, telemetry=telemetry, transport=transport
+    )
     pipelines: dict[str, HandlerPipeline] = {}
     try:
         for entry in handlers:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from arvo_concurrent.broker.errors import BrokerErrorHandler, ErrorRecord
+from arvo_concurrent.observability.logfields import event_log_fields
 
 __all__ = ["LOGGER_NAME", "DefaultReporter", "delivery_thread"]
 
@@ -53,7 +54,13 @@ class DefaultReporter:
 
     def __call__(self, error: BaseException, event: Any) -> None:
         """Report a failure of ``event`` that no ``on_error`` takes."""
-        logger.error("Event %s failed: %s", _about(event), error, exc_info=error)
+        logger.error(
+            "Event %s failed: %s",
+            _about(event),
+            error,
+            exc_info=error,
+            extra=event_log_fields(event, topic=getattr(error, "topic", None)),
+        )
         self._first_of_kind(type(error).__name__, f"{_one_line(error)} (event {_about(event)})")
 
     def callback_failed(self, failure: BaseException, error: BaseException, event: Any) -> None:
@@ -64,6 +71,7 @@ class DefaultReporter:
             error,
             _about(event),
             exc_info=failure,
+            extra=event_log_fields(event, topic=getattr(error, "topic", None)),
         )
         self._first_of_kind(
             f"on_error failure {type(failure).__name__}",

@@ -8,7 +8,9 @@ much as a thread hand-off) and so that ``on_error`` can stop the loop early.
 
 A retrying event keeps its prefetch slot while it waits: the backoff runs in the
 worker that executed it, like the TypeScript broker's queue task. The wait is cut
-short when the broker starts closing, so a backoff never delays ``close()``.
+short when the broker starts closing, so a backoff never delays ``close()``. A broker
+whose events live in a database (``defer=True``) does not wait: the loop returns a
+:class:`Deferred` and the event is run again, from the database, once its backoff passed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from arvo_concurrent.broker.errors import HandlerAbortedError
 from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError
 
 __all__ = [
+    "Deferred",
     "ErrorDecision",
     "Failed",
     "OnErrorAnswerError",
@@ -165,6 +168,14 @@ class Failed(msgspec.Struct, frozen=True):
     reason: str
 
 
+class Deferred(msgspec.Struct, frozen=True):
+    """Attempt ``attempts`` failed and another is due in ``delay_s`` s, not run here."""
+
+    error: Exception
+    attempts: int
+    delay_s: float
+
+
 def run_with_retries(
     call: Callable[[], T],
     policy: RetryPolicy,
@@ -173,15 +184,20 @@ def run_with_retries(
     closing: threading.Event,
     on_error: RetryDecider | None = None,
     sleep: Callable[[float], object] | None = None,
-) -> Succeeded[T] | Suppressed | Failed:
+    first_attempt: int = 1,
+    defer: bool = False,
+) -> Succeeded[T] | Suppressed | Failed | Deferred:
     """Run ``call`` until it succeeds, ``on_error`` stops it, or the policy gives up.
 
     Blocks the calling thread for the executions and the backoffs. ``on_error`` is
     called once per failed attempt; without one every failure is retried. The default
     ``sleep`` waits on ``closing``, so setting it ends a backoff at once.
+    ``first_attempt`` numbers the first execution (an event redelivered by a database
+    has run before); ``defer=True`` returns :class:`Deferred` instead of waiting for a
+    retry, which the caller schedules.
     """
     nap = sleep if sleep is not None else tenacity.nap.sleep_using_event(closing)
-    attempt = 1
+    attempt = first_attempt
     while True:
         try:
             return Succeeded(call(), attempt)
@@ -193,6 +209,8 @@ def run_with_retries(
         outcome = _after_failure(failure, attempt, policy, event, on_error)
         if outcome is not None:
             return outcome
+        if defer:
+            return Deferred(failure, attempt, policy.delay_s(attempt))
         nap(policy.delay_s(attempt))
         if closing.is_set():
             return Failed(failure, attempt, "closing")

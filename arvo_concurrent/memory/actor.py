@@ -58,9 +58,9 @@ class MemoryActor(LibraryActor):
         config: the memory's settings.
         scheduler: the timer service; its clock is the lease and wait clock.
         started: the actor appends its thread here when it starts, so ``close`` can join it.
-        held: the facade's lease records. The lease timer reads the clock and queues
-            the expiry under their gate; the actor takes the gate only to drop the
-            records of forgotten ids, never while it waits for anything.
+        held: the facade's lease records, through which the lease timer queues expiries
+            (:meth:`~arvo_concurrent.memory.held.HeldLeases.send_expiry`) and the
+            actor drops the records of forgotten ids.
     """
 
     def __init__(
@@ -121,11 +121,8 @@ class MemoryActor(LibraryActor):
         logger.error("Memory actor failed to handle %r", message, exc_info=error)
 
     def _expire_due_leases(self) -> None:
-        # On the scheduler thread. A holder's write sent without an answer was checked
-        # against the clock under the gate: ordering the clock reading and the queuing
-        # of the expiry under it too puts every such write ahead of its lease's expiry.
-        with self._held.gate:
-            self._tell_quietly(LeasesDue(self._scheduler.now()))
+        # On the scheduler thread: queued behind every write and unlock found vouched for.
+        self._held.send_expiry(self._tell_quietly)
 
     def _tell_quietly(self, message: object) -> None:
         # A timer may fire after the memory closed: then there is nothing left to do.
@@ -204,8 +201,7 @@ class MemoryActor(LibraryActor):
             self._ended(machine_id)
         forgotten = self._lapsed.pop_due(message.at)
         if forgotten:
-            with self._held.gate:
-                self._held.forgetting(forgotten)
+            self._held.forget(forgotten)
         self._lease_alarm.rearm(message.at, self._next_lease_event())
 
     def _next_lease_event(self) -> float | None:

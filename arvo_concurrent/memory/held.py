@@ -1,36 +1,32 @@
-"""What the facade knows about the leases its callers were granted.
+"""The memory's fast path: what the facade knows about the leases it saw granted.
 
-For each (machine id, owner), from the grant until that owner unlocks:
+Why it is correct. One invariant carries it: every message that writes, unlocks,
+cleans up, clears, withdraws a request or expires leases is queued to the memory actor
+under :attr:`HeldLeases.gate`, together with the change it makes to these records
+(queuing never blocks; nothing else is done under the gate), and every lock request is
+noted here before it is queued. The records and the actor's inbox therefore change in
+one order, and:
 
-* the lease's fencing number, sent with every write by that owner, so that the actor
-  refuses a write made under a lease that is no longer the latest one. The record
-  outlives the lease for that reason: it goes with the owner's unlock, a clear, or
-  when the actor forgets the id's lapsed fence (the records of an id whose leases
-  all lapsed long enough ago, see :class:`~arvo_concurrent.memory.fences.LapsedFences`);
-* until when the facade can vouch that the lease is in force. While it can, the
-  holder's write and unlock cannot be refused, so they are sent without waiting for
-  an answer;
-* the state the grant carried, so that the holder's first read needs no message.
-
-Why vouching holds. A lease stays in force in the actor until its expiry, its
-holder's unlock, a cleanup of its id by someone else, a clear, or the withdrawal of
-the request that obtained it. All but expiry are sent through the facade, and each
-drops what it makes untrue before its message is queued, under one gate: the owner's
-record (unlock, withdrawal), the id's other owners' vouching and snapshots (cleanup:
-their fences stay, for their later writes to be refused), every record (clear), and
-the owner's snapshot (its own write, its own cleanup). Expiry is on the
-scheduler's clock: a record vouches for its lease only until the expiry the grant
-announced, and the lease timer reads the clock and queues the expiry under the same
-gate, so a write sent unanswered (clock checked under the gate) is queued ahead of
-the expiry of its lease. The actor handles its inbox in order, so such a write or
-unlock reaches the lease while it is still in force.
-
-A grant is collected by its caller after the actor made it, so something may have
-been sent between the request and the collection that the grant does not show. Each
-request is noted (by ticket) before it is sent, and the same operations drop the notes
-they affect; a grant whose note is gone is recorded for its fence only, neither
-vouched for nor with a snapshot, so that the holder's reads, writes and unlock ask
-the actor.
+* Fencing. A write carries the fence of its owner's recorded lease; the actor refuses
+  it when a later lease was granted on the id. So a record outlives its lease: it goes
+  with its owner's unlock, a withdrawal, a clear, or when the actor forgets the id.
+* Leases and vouching. A record vouches for its lease until the expiry its grant
+  announced. Every other end of a lease (unlock, withdrawal, someone else's cleanup,
+  clear) is sent through the facade and first drops the vouching it makes untrue; the
+  lease timer reads the clock and queues the expiry under the gate. So a write or
+  unlock found vouched under the gate is queued ahead of whatever ends its lease, and
+  the actor cannot refuse it.
+* The wait rule. A caller waits for the actor only when the actor may refuse or must
+  answer with data: a lock, a write or unlock not vouched for, a read the snapshot
+  cannot serve, a cleanup, a clear. A vouched write or unlock is queued one-way.
+* Lapsed fences. The actor keeps the latest fence of an id whose lease ended without
+  an unlock for as long as any lease on it could be in force, then forgets it and
+  drops the id's records here (:meth:`HeldLeases.forget`): their owners' writes then
+  count as writes by owners without a lease, which the actor judges alike.
+* Snapshots. The grant carries the state; the holder's reads are answered from it while
+  the lease is vouched for and nothing changed the id since the request. Each request
+  is noted before it is sent and every change of the id drops the notes; a grant whose
+  note is gone is recorded for its fence only.
 """
 
 from __future__ import annotations
@@ -40,9 +36,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
-from arvo_concurrent.memory.messages import Grant
+import msgspec
 
-__all__ = ["NO_SNAPSHOT", "HeldLeases"]
+from arvo_concurrent.memory.messages import Grant, LeasesDue
+
+__all__ = ["NO_SNAPSHOT", "HeldLeases", "UnlockPlan", "WritePlan"]
 
 
 class _NoSnapshot:
@@ -58,7 +56,31 @@ NO_SNAPSHOT: Final = _NoSnapshot()
 _NEVER = -math.inf
 
 
-class Held:
+class WritePlan(msgspec.Struct, frozen=True):
+    """How to send a write.
+
+    Attributes:
+        fence: the fence to send, None when the owner has no recorded lease.
+        vouched: the lease is in force: the write cannot be refused and needs no answer.
+    """
+
+    fence: int | None
+    vouched: bool
+
+
+class UnlockPlan(msgspec.Struct, frozen=True):
+    """How to send an unlock.
+
+    Attributes:
+        fence: the fence of the lease to release, None when there is no record.
+        vouched: the lease is in force: the release cannot fail and needs no answer.
+    """
+
+    fence: int | None
+    vouched: bool
+
+
+class Held(msgspec.Struct):
     """One owner's lease on one id, as the facade saw it granted.
 
     Attributes:
@@ -68,22 +90,19 @@ class Held:
         snapshot: the stored state as granted, or NO_SNAPSHOT once it may be stale.
     """
 
-    __slots__ = ("fence", "snapshot", "vouched_until")
-
-    def __init__(self, fence: int, vouched_until: float, snapshot: Any) -> None:
-        self.fence = fence
-        self.vouched_until = vouched_until
-        self.snapshot = snapshot
+    fence: int
+    vouched_until: float
+    snapshot: Any
 
 
 class HeldLeases:
-    """The facade's records of granted leases, by machine id and owner.
+    """The fast path's one owner: the records of granted leases and of lock requests.
 
-    Every method but :meth:`snapshot` must be called with :attr:`gate` held, and the
-    message it prepares must be queued to the actor before the gate is released (queuing
-    never blocks), so that the records and the actor's inbox change together. The gate
-    is only ever held for that: by callers and by the lease timer, and by the actor
-    for :meth:`forgetting`, never while waiting for anything.
+    Thread-safety: :meth:`snapshot` is lock-free; :meth:`forget` and
+    :meth:`send_expiry` take :attr:`gate` themselves; every other method must be
+    called with :attr:`gate` held, and the message it plans queued before the gate is
+    released. The gate is only ever held for that (by callers, the lease timer and the
+    actor), never while waiting for anything, so no method blocks for long.
 
     Args:
         clock: the scheduler's clock, the one lease expiries are measured on.
@@ -94,6 +113,19 @@ class HeldLeases:
         self._clock = clock
         self._held: dict[str, dict[Any, Held]] = {}
         self._asked: dict[str, dict[Any, int]] = {}
+
+    # -- the lease timer ---------------------------------------------------------------
+
+    def send_expiry(self, tell: Callable[[object], None]) -> None:
+        """On the lease timer: queue the expiry of every lease due now. Takes the gate.
+
+        Reading the clock and queuing under the gate puts every write and unlock found
+        vouched for (clock checked under the gate) ahead of its lease's expiry.
+        """
+        with self.gate:
+            tell(LeasesDue(self._clock()))
+
+    # -- reads, writes, unlocks --------------------------------------------------------
 
     def snapshot(self, machine_id: str, owner: Any) -> Any:
         """The state ``owner``'s lease was granted with, or NO_SNAPSHOT. Lock-free.
@@ -111,11 +143,33 @@ class HeldLeases:
             return NO_SNAPSHOT
         return snapshot
 
-    def asking(self, machine_id: str, owner: Any, ticket: int) -> None:
-        """Note lock request ``ticket``, before it is sent."""
+    def plan_write(self, machine_id: str, owner: Any) -> WritePlan:
+        """``owner`` writes ``machine_id``: drop its snapshot; say how to send the write."""
+        # A write without a fence is stored if the owner holds the lock but has not
+        # collected the grant yet: that grant's snapshot would not show it.
+        self._forget_request(machine_id, owner, None)
+        held = self._get(machine_id, owner)
+        if held is None:
+            return WritePlan(None, vouched=False)
+        held.snapshot = NO_SNAPSHOT
+        return WritePlan(held.fence, vouched=self._clock() < held.vouched_until)
+
+    def plan_unlock(self, machine_id: str, owner: Any) -> UnlockPlan:
+        """``owner`` unlocks ``machine_id``: drop its record; say how to send the release."""
+        # A grant collected after this unlock would describe a lease it may release.
+        self._forget_request(machine_id, owner, None)
+        held = self._drop(machine_id, owner)
+        if held is None:
+            return UnlockPlan(None, vouched=False)
+        return UnlockPlan(held.fence, vouched=self._clock() < held.vouched_until)
+
+    # -- lock requests -----------------------------------------------------------------
+
+    def note_request(self, machine_id: str, owner: Any, ticket: int) -> None:
+        """Lock request ``ticket`` is about to be sent."""
         self._asked.setdefault(machine_id, {})[owner] = ticket
 
-    def answered(self, machine_id: str, owner: Any, ticket: int, grant: Grant | None) -> None:
+    def record_answer(self, machine_id: str, owner: Any, ticket: int, grant: Grant | None) -> None:
         """Record the answer to request ``ticket``: a grant, or None (refused, withdrawn)."""
         intact = self._forget_request(machine_id, owner, ticket)
         if grant is None:
@@ -132,37 +186,18 @@ class HeldLeases:
         else:
             owners[owner] = Held(grant.fence, _NEVER, NO_SNAPSHOT)
 
-    def writing(self, machine_id: str, owner: Any) -> tuple[int | None, bool]:
-        """``owner`` writes ``machine_id``: drop its snapshot.
+    def note_abandon(self, machine_id: str, owner: Any, ticket: int) -> None:
+        """``owner`` gives up waiting for request ``ticket``, which the actor may have granted.
 
-        Returns:
-            The fence to send (None if there is no record), and whether the lease is
-            vouched for, in which case the write cannot be refused and needs no answer.
+        The actor then drops the lease that request obtained, which may be the one
+        ``owner``'s record describes, renewed since by another request.
         """
-        # A write without a fence is stored if the owner holds the lock but has not
-        # collected the grant yet: that grant's snapshot would not show it.
-        self._forget_request(machine_id, owner, None)
-        held = self._get(machine_id, owner)
-        if held is None:
-            return None, False
-        held.snapshot = NO_SNAPSHOT
-        return held.fence, self._clock() < held.vouched_until
+        self._forget_request(machine_id, owner, ticket)
+        self._drop(machine_id, owner)
 
-    def unlocking(self, machine_id: str, owner: Any) -> tuple[int | None, bool]:
-        """``owner`` unlocks ``machine_id``: drop its record.
+    # -- whole ids ---------------------------------------------------------------------
 
-        Returns:
-            The fence to send (None if there is no record), and whether the lease is
-            vouched for, in which case the release cannot fail and needs no answer.
-        """
-        # A grant collected after this unlock would describe a lease it may release.
-        self._forget_request(machine_id, owner, None)
-        held = self._drop(machine_id, owner)
-        if held is None:
-            return None, False
-        return held.fence, self._clock() < held.vouched_until
-
-    def cleaning(self, machine_id: str, owner: Any) -> None:
+    def note_cleanup(self, machine_id: str, owner: Any) -> None:
         """``owner`` cleans ``machine_id`` up: the state goes, and every lease but ``owner``'s.
 
         The other owners keep their fences, unvouched: a write they make later must
@@ -174,29 +209,23 @@ class HeldLeases:
             if other != owner:
                 held.vouched_until = _NEVER
 
-    def forgetting(self, machine_ids: list[str]) -> None:
-        """The actor forgot the lapsed fences of ``machine_ids``: drop their records.
-
-        No lease is in force on them, so every record left is one whose lease lapsed:
-        without it, its owner's write is judged as one by an owner without a lease,
-        which the actor now treats alike.
-        """
-        for machine_id in machine_ids:
-            self._held.pop(machine_id, None)
-
-    def abandoning(self, machine_id: str, owner: Any, ticket: int) -> None:
-        """``owner`` gives up waiting for request ``ticket``, which the actor may have granted.
-
-        The actor then drops the lease that request obtained, which may be the one
-        ``owner``'s record describes, renewed since by another request.
-        """
-        self._forget_request(machine_id, owner, ticket)
-        self._drop(machine_id, owner)
-
-    def clearing(self) -> None:
+    def note_clear(self) -> None:
         """Every state and lease goes."""
         self._asked.clear()
         self._held.clear()
+
+    def forget(self, machine_ids: list[str]) -> None:
+        """The actor forgot the lapsed fences of ``machine_ids``: drop their records.
+
+        Takes the gate. No lease is in force on them, so every record left is one whose
+        lease lapsed: without it, its owner's write is judged as one by an owner without
+        a lease, which the actor now treats alike.
+        """
+        with self.gate:
+            for machine_id in machine_ids:
+                self._held.pop(machine_id, None)
+
+    # -- records -----------------------------------------------------------------------
 
     def _get(self, machine_id: str, owner: Any) -> Held | None:
         owners = self._held.get(machine_id)

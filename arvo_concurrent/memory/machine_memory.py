@@ -25,7 +25,6 @@ from arvo_concurrent.memory.messages import (
     Acquire,
     Cleanup,
     Clear,
-    Grant,
     Read,
     Release,
     Write,
@@ -92,10 +91,10 @@ class ConcurrentMachineMemory(Closeable):
     cycle waits for one: the lock, whose grant carries the state, so that the holder's
     first read is answered here. The holder's write and unlock are sent without waiting
     for an answer while this facade can vouch that the lease is in force (granted
-    through it, not expired, not dropped by a cleanup or clear; see
-    :mod:`~arvo_concurrent.memory.held`), because then the actor cannot refuse them;
-    otherwise they wait, so that a refused write raises in its caller. Every other read
-    asks the actor; it is queued behind every write that returned, so it sees it.
+    through it, not expired, not dropped by a cleanup or clear), because then the actor
+    cannot refuse them; otherwise they wait, so that a refused write raises in its
+    caller. Every other read asks the actor; it is queued behind every write that
+    returned, so it sees it. :mod:`~arvo_concurrent.memory.held` says why this is correct.
 
     Args:
         lock_max_retries: lock retries after the first attempt (int >= 0).
@@ -201,12 +200,12 @@ class ConcurrentMachineMemory(Closeable):
         private = copy_state(data)
         writer = current_owner() if owner is None else owner
         with self._held.gate:
-            fence, vouched = self._held.writing(machine_id, writer)
-            if vouched:
-                self._tell(Write(machine_id, private, writer, fence, None))
+            plan = self._held.plan_write(machine_id, writer)
+            if plan.vouched:
+                self._tell(Write(machine_id, private, writer, plan.fence, None))
                 return
             reply: Reply[None] = Reply()
-            self._tell(Write(machine_id, private, writer, fence, reply))
+            self._tell(Write(machine_id, private, writer, plan.fence, reply))
         self._wait(reply, machine_id, "write")
 
     def lock(self, machine_id: str, owner: object = None) -> bool:
@@ -227,7 +226,8 @@ class ConcurrentMachineMemory(Closeable):
             MemoryTimeoutError: the actor did not answer at all.
         """
         holder = current_owner() if owner is None else owner
-        return self._collect(*self._request(_require_id(machine_id, "lock"), holder))
+        answer_by = self._answer_by()
+        return self._collect(self._request(_require_id(machine_id, "lock"), holder), answer_by)
 
     def request_lock(self, machine_id: str, owner: object = None) -> PendingLock:
         """Queue a lock request for ``owner`` (default: the calling thread) without waiting.
@@ -243,10 +243,10 @@ class ConcurrentMachineMemory(Closeable):
             ClosedError: the memory is closed.
         """
         holder = current_owner() if owner is None else owner
+        answer_by = self._answer_by()
         request = self._request(_require_id(machine_id, "lock"), holder)
-        return PendingLock(
-            machine_id, holder, request[3], functools.partial(self._collect, *request)
-        )
+        collect = functools.partial(self._collect, request, answer_by)
+        return PendingLock(machine_id, holder, request.reply, collect)
 
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
@@ -267,12 +267,12 @@ class ConcurrentMachineMemory(Closeable):
         _require_id(machine_id, "unlock")
         holder = current_owner() if owner is None else owner
         with self._held.gate:
-            fence, vouched = self._held.unlocking(machine_id, holder)
-            if vouched:
-                self._tell(Release(machine_id, holder, fence, None))
+            plan = self._held.plan_unlock(machine_id, holder)
+            if plan.vouched:
+                self._tell(Release(machine_id, holder, plan.fence, None))
                 return True
             reply: Reply[bool] = Reply()
-            self._tell(Release(machine_id, holder, fence, reply))
+            self._tell(Release(machine_id, holder, plan.fence, reply))
         return self._wait(reply, machine_id, "unlock")
 
     def cleanup(self, machine_id: str, *, owner: object = None) -> None:
@@ -294,7 +294,7 @@ class ConcurrentMachineMemory(Closeable):
         caller = current_owner() if owner is None else owner
         reply: Reply[None] = Reply()
         with self._held.gate:
-            self._held.cleaning(machine_id, caller)
+            self._held.note_cleanup(machine_id, caller)
             self._tell(Cleanup(machine_id, caller, reply))
         self._wait(reply, machine_id, "cleanup")
 
@@ -308,7 +308,7 @@ class ConcurrentMachineMemory(Closeable):
         """
         reply: Reply[None] = Reply()
         with self._held.gate:
-            self._held.clearing()
+            self._held.note_clear()
             self._tell(Clear(reply))
         self._wait(reply, None, "clear")
 
@@ -381,39 +381,36 @@ class ConcurrentMachineMemory(Closeable):
     def _actor_ended(self) -> bool:
         return any(not thread.is_alive() for thread in self._actor_threads)
 
-    def _request(
-        self, machine_id: str, holder: object
-    ) -> tuple[str, object, int, Reply[Grant | None], float]:
-        """Send a lock request (never blocks); return what :meth:`_collect` needs."""
-        ticket = next(self._tickets)
-        asked_at = self._scheduler.now()
-        # The caller's own bound, in real time, on waiting for an actor that is stuck.
-        answer_by = time.monotonic() + self._lock_timeout_s
-        reply: Reply[Grant | None] = Reply()
-        with self._held.gate:
-            self._held.asking(machine_id, holder, ticket)
-        self._tell(Acquire(machine_id, holder, ticket, asked_at, reply))
-        return machine_id, holder, ticket, reply, answer_by
+    def _answer_by(self) -> float:
+        """The caller's own bound, in real time, on waiting for an actor that is stuck."""
+        return time.monotonic() + self._lock_timeout_s
 
-    def _collect(
-        self,
-        machine_id: str,
-        holder: object,
-        ticket: int,
-        reply: Reply[Grant | None],
-        answer_by: float,
-    ) -> bool:
-        """Block for the answer to lock request ``ticket``; record it; True if granted."""
+    def _request(self, machine_id: str, holder: object) -> Acquire:
+        """Note and send a lock request (never blocks); return it."""
+        ticket = next(self._tickets)
+        request = Acquire(machine_id, holder, ticket, self._scheduler.now(), Reply())
+        with self._held.gate:
+            self._held.note_request(machine_id, holder, ticket)
+        self._tell(request)
+        return request
+
+    def _collect(self, request: Acquire, answer_by: float) -> bool:
+        """Block for the answer to ``request`` (at most until ``answer_by``); record it.
+
+        Returns:
+            True when the lock was granted.
+        """
+        machine_id, holder, ticket = request.machine_id, request.owner, request.ticket
         grant = None
         try:
-            grant = self._await(reply, answer_by, self._lock_timeout_s, machine_id, "lock")
+            grant = self._await(request.reply, answer_by, self._lock_timeout_s, machine_id, "lock")
         except MemoryTimeoutError:
             # No answer at all: withdraw the request, whether it is queued or was granted.
             with self._held.gate, contextlib.suppress(pykka.ActorDeadError):
-                self._held.abandoning(machine_id, holder, ticket)
+                self._held.note_abandon(machine_id, holder, ticket)
                 self._ref.tell(Abandon(machine_id, ticket))
             raise
         finally:
             with self._held.gate:
-                self._held.answered(machine_id, holder, ticket, grant)
+                self._held.record_answer(machine_id, holder, ticket, grant)
         return grant is not None

@@ -8,6 +8,9 @@ from arvo_concurrent.memory.errors import FencingError, MemoryDataError
 __all__ = [
     "MemoryBackendError",
     "OwnerError",
+    "QueueBackendError",
+    "QueueEncodingError",
+    "RemoteHandlerError",
     "SchemaError",
     "StaleStateError",
     "StateEncodingError",
@@ -108,3 +111,53 @@ class StaleStateError(FencingError):
         self.owner = owner
         self.holder = None
         self.fence = 0
+
+
+class QueueBackendError(ArvoConcurrentError, ConnectionError):
+    """The database failed a broker queue operation (lost connection, server error).
+
+    The operation may or may not have taken effect (delivery is at least once: an
+    event whose settling failed runs again after its lease); the psycopg error is the
+    ``__cause__``.
+
+    Attributes:
+        operation: what failed (``"publish"``, ``"claim"``, ``"settle"``...).
+        event: the event it was about, or None.
+    """
+
+    def __init__(self, operation: str, detail: str, event: object = None) -> None:
+        about = "" if event is None else f" of event {getattr(event, 'id', event)!r}"
+        super().__init__(f"PostgreSQL failed the queue's {operation}{about}: {detail}")
+        self.operation = operation
+        self.event = event
+
+
+class QueueEncodingError(ArvoConcurrentError, TypeError):
+    """An event the PostgreSQL broker cannot carry: it stores ArvoEvents as their JSON.
+
+    Attributes:
+        event: the event that was refused (or the stored text that did not decode).
+    """
+
+    def __init__(self, event: object, reason: str) -> None:
+        super().__init__(f"The PostgreSQL broker cannot carry {event!r:.200}: {reason}")
+        self.event = event
+
+
+class RemoteHandlerError(ArvoConcurrentError, RuntimeError):
+    """An error reported for an event of a lineage in another process (or this one).
+
+    What ``resolve()`` over PostgreSQL records in ``ResolveError.errors``, since the
+    original exception object stayed where it was raised: its class name and message.
+
+    Attributes:
+        error_type: the qualified class name of the original error.
+        detail: its message.
+        event: the event it was about (decoded), or None when it had none.
+    """
+
+    def __init__(self, error_type: str, detail: str, event: object) -> None:
+        super().__init__(f"{error_type}: {detail}")
+        self.error_type = error_type
+        self.detail = detail
+        self.event = event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from arvo_concurrent.memory.errors import (
 )
 from arvo_concurrent.postgres.errors import MemoryBackendError, StaleStateError
 from arvo_concurrent.postgres.jsonstate import decode_state, encode_state
+from arvo_concurrent.postgres.outbox import PendingWrite, outbox_for
 from arvo_concurrent.postgres.owners import owner_text
 from arvo_concurrent.postgres.schema import check_schema, migrate
 from arvo_concurrent.postgres.statements import Statements
@@ -99,6 +101,10 @@ class PostgresMachineMemory(Closeable):
       compare-and-set on that state (:class:`StaleStateError` when it changed).
     * ``unlock`` releases only the caller's lease. ``cleanup`` deletes the state and
       drops a lease held by someone else; the holder keeps its lease until it unlocks.
+    * In a handler run by a :class:`~arvo_concurrent.postgres.PostgresTransport` broker
+      opened with the same conninfo, ``write`` and ``unlock`` are deferred: the writes
+      commit in the transaction that settles the event (a refusal then makes the event
+      run again), and the unlocks follow (see :mod:`~arvo_concurrent.postgres.outbox`).
 
     Every method is thread-safe and blocks for one or two round trips to the database
     (``lock`` also while it waits), and may raise :class:`MemoryBackendError` when the
@@ -167,6 +173,7 @@ class PostgresMachineMemory(Closeable):
             target, kwargs = conninfo, {"autocommit": True}
         else:
             target, kwargs = _pool_target(pool)
+        self._target = target
         listener = self._open(target, kwargs, create_schema)
         self._owns_pool = pool is None
         try:
@@ -263,6 +270,14 @@ class PostgresMachineMemory(Closeable):
             statement = self._sql.write_swap
         else:
             statement = self._sql.write_free
+        box = outbox_for(self._target)
+        if box is not None:
+            # In a PostgreSQL broker's handler: commits with the event (see outbox).
+            refusal = functools.partial(
+                self._refusal, machine_id, writer, fence, swapped=prev_data is not None
+            )
+            box.writes.append(PendingWrite(statement, params, refusal))
+            return
         if not self._run(machine_id, "write", statement, params):
             raise self._refusal(machine_id, writer, fence, swapped=prev_data is not None)
 
@@ -403,6 +418,13 @@ class PostgresMachineMemory(Closeable):
             "key": key,
             "claim_ms": _CLAIM_MS,
         }
+        box = outbox_for(self._target)
+        if box is not None:
+            # The lock outlasts the handler's writes: it is released in the transaction
+            # that commits them (or after it, should that roll back).
+            box.writes.append(PendingWrite(self._sql.unlock, params, None))
+            box.after.append(functools.partial(self._wakeups.wake, key))
+            return True
         if self._run(machine_id, "unlock", self._sql.unlock, params):
             # This process's waiters need not wait for the notification's round trip.
             self._wakeups.wake(key)

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from arvo_concurrent.postgres.errors import SchemaError
 
-__all__ = ["LATEST_VERSION", "check_schema", "migrate"]
+__all__ = ["LATEST_VERSION", "apply_migrations", "check_schema", "ledger_version", "migrate"]
 
 # One advisory lock key for every schema: migrations are rare and short.
 _MIGRATE_LOCK_KEY = 0x4172766F4D656D  # "ArvoMem"
@@ -72,23 +72,34 @@ def migrate(conn: psycopg.Connection[Any], schema: str = "arvo") -> list[int]:
     Returns:
         The migration numbers applied now (empty when the schema was up to date).
     """
-    names = {"schema": sql.Identifier(schema)}
+    return apply_migrations(conn, schema, "migrations", _MIGRATIONS)
+
+
+def apply_migrations(
+    conn: psycopg.Connection[Any], schema: str, ledger: str, steps: tuple[str, ...]
+) -> list[int]:
+    """Run the ``steps`` (SQL with ``{schema}``) that ``<schema>.<ledger>`` lacks.
+
+    One transaction under the migration advisory lock; each applied step becomes a row
+    of the ledger table. The memory's tables and the broker queue's each keep a ledger.
+    """
+    names = {"schema": sql.Identifier(schema), "ledger": sql.Identifier(ledger)}
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK_KEY,))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema}").format(**names))
         conn.execute(
             sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.migrations ("
+                "CREATE TABLE IF NOT EXISTS {schema}.{ledger} ("
                 " version int PRIMARY KEY,"
                 " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ).format(**names)
         )
-        current = _version(conn, schema)
+        current = ledger_version(conn, schema, ledger)
         applied = []
-        for version in range(current + 1, LATEST_VERSION + 1):
-            conn.execute(sql.SQL(_MIGRATIONS[version - 1]).format(**names))
+        for version in range(current + 1, len(steps) + 1):
+            conn.execute(sql.SQL(steps[version - 1]).format(**names))
             conn.execute(
-                sql.SQL("INSERT INTO {schema}.migrations (version) VALUES (%s)").format(**names),
+                sql.SQL("INSERT INTO {schema}.{ledger} (version) VALUES (%s)").format(**names),
                 (version,),
             )
             applied.append(version)
@@ -101,20 +112,21 @@ def check_schema(conn: psycopg.Connection[Any], schema: str) -> None:
     Raises:
         SchemaError: the tables are missing or older.
     """
-    found = _version(conn, schema)
+    found = ledger_version(conn, schema, "migrations")
     if found < LATEST_VERSION:
         raise SchemaError(schema, found, LATEST_VERSION)
 
 
-def _version(conn: psycopg.Connection[Any], schema: str) -> int:
+def ledger_version(conn: psycopg.Connection[Any], schema: str, ledger: str) -> int:
+    """The latest step applied according to ``<schema>.<ledger>`` (0: none). Two round trips."""
     row = conn.execute(
-        "SELECT to_regclass(format('%%I.migrations', %s::text)) IS NOT NULL", (schema,)
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, ledger)
     ).fetchone()
     if row is None or not row[0]:
         return 0
     result = conn.execute(
-        sql.SQL("SELECT coalesce(max(version), 0) FROM {schema}.migrations").format(
-            schema=sql.Identifier(schema)
+        sql.SQL("SELECT coalesce(max(version), 0) FROM {schema}.{ledger}").format(
+            schema=sql.Identifier(schema), ledger=sql.Identifier(ledger)
         )
     ).fetchone()
     return int(result[0]) if result is not None else 0

@@ -72,6 +72,9 @@ class Wakeups:
         connect: opens a new autocommit connection (at start and after a break).
         channel: the channel to LISTEN on.
         conn: an already open connection to listen on (it is closed by :meth:`close`).
+        on_payload: when given, every payload (and ``WAKE_ALL`` after a reconnection)
+            goes to it, on the listener thread, instead of waking watches; it must be
+            quick and must not raise.
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class Wakeups:
         connect: Callable[[], psycopg.Connection[Any]],
         channel: str,
         conn: psycopg.Connection[Any],
+        on_payload: Callable[[str], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._on_payload = on_payload
         self._channel = channel
         self._lock = threading.Lock()
         self._watches: dict[str, set[Watch]] = {}
@@ -115,6 +120,9 @@ class Wakeups:
 
     def wake(self, key: str) -> None:
         """Wake every watch on ``key`` (``WAKE_ALL``: every watch). Never blocks."""
+        if self._on_payload is not None:
+            self._on_payload(key)
+            return
         with self._lock:
             if key == WAKE_ALL:
                 watches = [w for group in self._watches.values() for w in group]

@@ -32,6 +32,7 @@ import msgspec
 from arvo_concurrent import IArvoEventHandler, create_concurrent_event_broker
 from arvo_concurrent.broker import ConcurrentEventBroker
 from benchmarks.core import Figures, Params, Stopwatch, Workload, scaled
+from benchmarks.otel_modes import broker_options
 from benchmarks.workloads.bench_arvo import HOP_A, hop_handlers, hop_request
 
 _TIMEOUT_S = 600.0
@@ -79,11 +80,12 @@ def _figures(n: int, wall: float, baseline: float, serial: float) -> Figures:
 # -- W1: Arvo handlers ---------------------------------------------------------------
 
 
-def _arvo_broker(events: Sequence[Any], prefetch: int) -> float:
+def arvo_broker_wall(events: Sequence[Any], prefetch: int) -> float:
+    """Seconds the broker takes to run ``events`` through the three Arvo handlers."""
     errors: list[Exception] = []
     handlers = [{"handler": h, "prefetch": prefetch} for h in hop_handlers()]
     with create_concurrent_event_broker(
-        handlers, on_broker_error=lambda error, event: errors.append(error)
+        handlers, on_broker_error=lambda error, event: errors.append(error), **broker_options()
     ) as handle:
         broker = handle.broker
         with Stopwatch() as watch:
@@ -146,7 +148,7 @@ def _arvo_serial(events: Sequence[Any]) -> float:
 def run_w1(params: Params, scale: float) -> Figures:
     prefetch = int(params["prefetch"])
     events = [hop_request(i) for i in range(scaled(_N, scale, minimum=20))]
-    wall = _arvo_broker(events, prefetch)
+    wall = arvo_broker_wall(events, prefetch)
     baseline = _arvo_executors(events, prefetch)
     serial = _arvo_serial(events)
     return _figures(len(events), wall, baseline, serial)
@@ -154,7 +156,7 @@ def run_w1(params: Params, scale: float) -> Figures:
 
 def footprint_w1(params: Params, scale: float) -> None:
     events = [hop_request(i) for i in range(scaled(_N, scale, minimum=20))]
-    _arvo_broker(events, int(params["prefetch"]))
+    arvo_broker_wall(events, int(params["prefetch"]))
 
 
 # -- W1p / W1s: plain functions ------------------------------------------------------

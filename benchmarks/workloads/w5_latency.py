@@ -14,6 +14,7 @@ import time
 
 from arvo_concurrent import create_concurrent_event_broker
 from benchmarks.core import Figures, LatencyHistogram, Params, Workload, scaled
+from benchmarks.otel_modes import broker_options
 from benchmarks.workloads.bench_arvo import chain_handlers, chain_request
 
 _TIMEOUT_S = 10.0
@@ -39,7 +40,7 @@ def _resolves(n: int, prefetch: int, latencies: LatencyHistogram) -> float:
     """``n`` timed resolves after the warm-up; returns their total time."""
     handlers = [{"handler": h, "prefetch": prefetch} for h in chain_handlers()]
     total = 0.0
-    with create_concurrent_event_broker(handlers) as handle:
+    with create_concurrent_event_broker(handlers, **broker_options()) as handle:
         for _ in range(_WARMUP):
             handle.resolve(chain_request(), timeout=_TIMEOUT_S)
         for i in range(n):

@@ -5,7 +5,10 @@ call of the memory is one round trip to its actor thread, so a cycle costs at le
 one thread hand-off: ``floor_cycles_per_s`` is a bare two-thread round trip (a request
 and a reply through two ``queue.SimpleQueue``, what an actor's inbox is), measured in
 the same repetition, and ``ratio_to_floor`` shows how close the memory gets to it
-(the rest is the memory's own work: leases, fencing, copies).
+(the rest is the memory's own work: leases, fencing, copies). That ratio swings with
+where the two threads run (a hand-off within one core costs about a quarter of one
+across idle cores), so ``own_cost_per_cycle_us`` also states the memory's own work
+directly: a cycle's time minus the floor's round trip.
 
 W6b: 16 threads each doing 200 increments of one id under its lock, with the memory's
 default settings (3 lock retries from 100 ms by 1.5: at most 475 ms of waiting per
@@ -78,7 +81,7 @@ class LockDictMemory:
         return True
 
 
-def _cycles(memory: Memory, cycles: int) -> float:
+def cycles_per_s(memory: Memory, cycles: int) -> float:
     """Lock/read/write/unlock ``cycles`` distinct ids; return cycles per second."""
     ids = [f"w6a-{i}" for i in range(cycles)]
     with Stopwatch() as watch:
@@ -90,7 +93,7 @@ def _cycles(memory: Memory, cycles: int) -> float:
     return cycles / watch.seconds
 
 
-def _round_trips(cycles: int) -> float:
+def round_trips_per_s(cycles: int) -> float:
     """Round trips per second between this thread and a bare echo thread."""
     requests: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     replies: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -114,13 +117,14 @@ def _round_trips(cycles: int) -> float:
 
 def run_w6a(params: Params, scale: float) -> Figures:
     cycles = scaled(20_000, scale, minimum=50)
-    floor = _round_trips(cycles)
+    floor = round_trips_per_s(cycles)
     with ConcurrentMachineMemory() as memory:
-        rate = _cycles(memory, cycles)
-    baseline = _cycles(LockDictMemory(wait_s=1.0), cycles)
+        rate = cycles_per_s(memory, cycles)
+    baseline = cycles_per_s(LockDictMemory(wait_s=1.0), cycles)
     return {
         "cycles_per_s": rate,
         "ratio_to_floor": rate / floor,
+        "own_cost_per_cycle_us": (1 / rate - 1 / floor) * 1e6,
         "ratio_to_baseline": rate / baseline,
         "floor_cycles_per_s": floor,
         "baseline_cycles_per_s": baseline,
@@ -129,7 +133,7 @@ def run_w6a(params: Params, scale: float) -> Figures:
 
 def footprint_w6a(params: Params, scale: float) -> None:
     with ConcurrentMachineMemory() as memory:
-        _cycles(memory, scaled(20_000, scale, minimum=50))
+        cycles_per_s(memory, scaled(20_000, scale, minimum=50))
 
 
 class _Contention:
@@ -229,7 +233,7 @@ WORKLOADS = [
         headline="cycles_per_s",
         tags=frozenset({"memory"}),
         footprint=footprint_w6a,
-        highlights=("ratio_to_floor", "ratio_to_baseline"),
+        highlights=("ratio_to_floor", "own_cost_per_cycle_us", "ratio_to_baseline"),
     ),
     Workload(
         id="W6b",

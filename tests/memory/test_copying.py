@@ -93,3 +93,21 @@ def test_nan_and_objects_pickle_cannot_handle_still_copy_deeply() -> None:
     assert clone["box"].items == [1]
     assert clone["box"].items is not value["box"].items
     assert clone["fn"]() == 1
+
+
+@pytest.mark.parametrize("value", [None, True, 7, 2**70, 1.5, "text", b"bytes"])
+def test_a_value_of_an_immutable_builtin_type_is_its_own_copy(value: object) -> None:
+    assert copy_state(value) is value
+
+
+def test_a_subclass_of_an_immutable_type_is_still_copied() -> None:
+    class Tagged(str):
+        pass
+
+    value = Tagged("x")
+    value.tags = ["a"]  # type: ignore[attr-defined]
+    clone = copy_state(value)
+    assert clone is not value
+    assert (type(clone), clone) == (Tagged, value)
+    assert clone.tags == ["a"]  # type: ignore[attr-defined]
+    assert clone.tags is not value.tags  # type: ignore[attr-defined]

@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Worker:
-    """One ``tests.postgres.worker`` process: JSON lines out, go-ahead lines in."""
+    """One worker process (``module``): JSON lines out, go-ahead lines in."""
 
-    def __init__(self, args: dict[str, Any]) -> None:
+    def __init__(self, args: dict[str, Any], module: str = "tests.postgres.worker") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.postgres.worker", json.dumps(args)],
+            [sys.executable, "-m", module, json.dumps(args)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -46,12 +46,14 @@ class Worker:
 
 
 @contextmanager
-def workers(*all_args: dict[str, Any]) -> Iterator[list[Worker]]:
+def workers(
+    *all_args: dict[str, Any], module: str = "tests.postgres.worker"
+) -> Iterator[list[Worker]]:
     """Start one worker per ``args``; on the way out, kill and reap any still running."""
     started: list[Worker] = []
     try:
         for args in all_args:
-            started.append(Worker(args))
+            started.append(Worker(args, module))
         yield started
     finally:
         for worker in started:

@@ -1,0 +1,65 @@
+"""The transactional outbox: a workflow step and its events commit together, once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from arvo_concurrent import ArvoEvent, create_concurrent_event_broker
+from arvo_concurrent.postgres import PostgresMachineMemory, PostgresTransport
+from benchmarks.workloads.bench_arvo import sequence_init, sequence_resumable
+
+
+class Started:
+    """Wraps a handler: each execution releases ``started`` before it runs."""
+
+    def __init__(self, handler: Any) -> None:
+        self._handler = handler
+        self.source = handler.source
+        self.started = threading.Semaphore(0)
+
+    def execute(self, event: ArvoEvent) -> Any:
+        self.started.release()
+        return self._handler.execute(event)
+
+
+def test_a_step_delivered_twice_at_once_takes_effect_once(dsn: str, schema: str) -> None:
+    init = sequence_init(3)
+    with PostgresMachineMemory(dsn, schema=schema) as memory:
+        with create_concurrent_event_broker(
+            [], transport=PostgresTransport(dsn, schema=schema)
+        ) as publisher:
+            publisher.broker.publish(init)
+            publisher.broker.publish(init)  # the same event again: a duplicate delivery
+        step = Started(sequence_resumable(memory))
+        transport = PostgresTransport(dsn, schema=schema)
+        # Prefetch 2: both copies are claimed in one batch and run at the same time.
+        with create_concurrent_event_broker(
+            [{"handler": step, "prefetch": 2}], transport=transport
+        ) as handle:
+            assert step.started.acquire(timeout=20)
+            assert step.started.acquire(timeout=20)
+            handle.broker.wait_for_idle(20)
+            counts = transport.counts()
+        state = memory.read(init.subject)
+    with psycopg.connect(dsn) as conn:
+        [(version,)] = conn.execute(
+            sql.SQL("SELECT version FROM {} WHERE id = %s").format(
+                sql.Identifier(schema, "machine_state")
+            ),
+            (init.subject,),
+        ).fetchall()
+        [(calls,)] = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE topic = 'com.bench.svc'").format(
+                sql.Identifier(schema, "queue_event")
+            )
+        ).fetchall()
+    assert version == 1  # one write: the second run's transaction rolled back
+    assert state is not None
+    assert state["state$$"] == {"left": 2}  # the init step, once
+    assert state["events"]["handled"] == [init.id]
+    assert calls == 1  # and so did the service call it emitted
+    assert counts == {"ready": 1, "running": 0, "done": 2, "dead": 0}

@@ -1,0 +1,133 @@
+"""The PostgreSQL broker in one process: resolve, errors, retries, dead letters, dedup."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from arvo_concurrent import ResolveError, create_concurrent_event_broker
+from arvo_concurrent.postgres import (
+    DeadLetter,
+    PostgresTransport,
+    QueueEncodingError,
+    RemoteHandlerError,
+)
+from tests.postgres_broker.handlers import Flaky, Runs, work_event, work_handler
+
+_FAST_RETRY = {"max_retries": 2, "initial_delay_ms": 1, "backoff_exponent": 1}
+
+
+class Reports(list[tuple[Exception, Any]]):
+    """What on_broker_error heard; ``heard`` counts them for a test to wait on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard = threading.Semaphore(0)
+
+    def __call__(self, error: Exception, event: Any) -> None:
+        self.append((error, event))
+        self.heard.release()
+
+
+def _broker(dsn: str, schema: str, runs: Runs, reports: Reports, **entry: Any) -> Any:
+    flaky = entry.pop("flaky", None)
+    handlers = [{"handler": work_handler(runs, flaky), "prefetch": 4, **entry}]
+    return create_concurrent_event_broker(
+        handlers,
+        on_broker_error=reports,
+        transport=PostgresTransport(dsn, schema=schema, lease_ms=2_000, poll_interval_s=0.2),
+    )
+
+
+def test_resolve_returns_the_final_event(dsn: str, schema: str) -> None:
+    runs, reports = Runs(), Reports()
+    with _broker(dsn, schema, runs, reports) as handle:
+        finals = [handle.resolve(work_event(n), timeout=20) for n in range(5)]
+        counts = handle.broker.transport.counts()
+    assert [final.data for final in finals] == [{"n": n} for n in range(5)]
+    assert {final.type for final in finals} == {"evt.test.work.success"}
+    assert runs.by_n == dict.fromkeys(range(5), 1)
+    assert counts["done"] == 5
+    assert counts["ready"] == counts["running"] == 0
+    assert reports == []
+    with psycopg.connect(dsn) as conn:
+        lineages = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "queue_lineage"))
+        ).fetchone()
+    assert lineages == (0,)  # collected, then deleted (at the latest by the close)
+
+
+def test_retries_go_through_the_queue(dsn: str, schema: str) -> None:
+    runs, reports = Runs(), Reports()
+    with _broker(dsn, schema, runs, reports, retry=_FAST_RETRY, flaky=Flaky(2)) as handle:
+        final = handle.resolve(work_event(7, "flaky"), timeout=20)
+        stats = handle.handler_stats("com.test.work")
+    assert final.data == {"n": 7}
+    assert runs.by_n == {7: 3}  # 1 + max_retries attempts, the last one succeeds
+    assert stats is not None
+    assert (stats.executions, stats.retries, stats.succeeded) == (3, 2, 1)
+    assert reports == []
+
+
+def test_a_poison_event_ends_dead_and_can_be_requeued(dsn: str, schema: str) -> None:
+    runs, reports = Runs(), Reports()
+    with _broker(dsn, schema, runs, reports, retry=_FAST_RETRY) as handle:
+        transport: PostgresTransport = handle.broker.transport
+        poison = work_event(9, "fail")
+        with pytest.raises(ResolveError) as raised:
+            handle.resolve(poison, timeout=20)
+        [(error, about)] = raised.value.errors
+        assert isinstance(error, RemoteHandlerError)
+        assert error.error_type == "ConnectionError"
+        assert "work 9 failed" in str(error)
+        assert about.id == poison.id
+        [dead] = transport.dead_letters()
+        assert isinstance(dead, DeadLetter)
+        assert (dead.topic, dead.attempts, dead.event.id) == ("com.test.work", 3, poison.id)
+        assert dead.error is not None
+        assert "work 9 failed" in dead.error
+        assert runs.by_n == {9: 3}
+        [(reported, reported_event)] = reports  # once, after the last attempt
+        assert isinstance(reported, ConnectionError)
+        assert reported_event.id == poison.id
+
+        assert reports.heard.acquire(timeout=0)
+        assert transport.requeue([dead.id]) == [dead.id]
+        assert transport.requeue([dead.id]) == []  # not dead any more
+        assert reports.heard.acquire(timeout=20)  # its three attempts failed again
+        handle.broker.wait_for_idle(20)  # and it settled
+        [again] = transport.dead_letters()
+        assert (again.id, again.attempts) == (dead.id, 3)
+    assert runs.by_n == {9: 6}
+    assert len(reports) == 2
+
+
+def test_a_duplicate_delivery_has_one_effect(dsn: str, schema: str) -> None:
+    runs, reports = Runs(), Reports()
+    event = work_event(3)
+    with _broker(dsn, schema, runs, reports) as handle:
+        first = handle.resolve(event, timeout=20)
+        again = handle.resolve(event, missing="none", timeout=20)
+        counts = handle.broker.transport.counts()
+    assert first.data == {"n": 3}
+    assert again is None  # skipped: consumed already, so no reply either
+    assert runs.by_n == {3: 1}
+    assert counts["done"] == 2
+    assert reports == []
+
+
+def test_only_arvo_events_go_through(dsn: str, schema: str) -> None:
+    runs, reports = Runs(), Reports()
+
+    class Plain:
+        to = "com.test.work"
+        source = "com.test.client"
+
+    with _broker(dsn, schema, runs, reports) as handle:
+        with pytest.raises(QueueEncodingError, match="only ArvoEvents"):
+            handle.broker.publish(Plain())
+        assert handle.broker.transport.counts()["ready"] == 0
