@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.broker.errors import EventDroppedError
+from arvo_concurrent.broker.errors import BrokerErrorHandler, EventDroppedError
 from arvo_concurrent.broker.tracking import WorkTracker
 from arvo_concurrent.postgres.claims import encode_event
 from arvo_concurrent.postgres.errors import RemoteHandlerError
@@ -29,7 +29,6 @@ from arvo_concurrent.postgres.queue_statements import QueueStatements
 __all__ = ["Lineages", "decode_or_none", "encode_errors"]
 
 Run = Callable[[str, Any, Mapping[str, Any]], list[tuple[Any, ...]]]
-Report = Callable[[Exception, Any], None]
 
 
 class _Waiting:
@@ -50,7 +49,7 @@ class Lineages:
         report: where a capture callback's error goes (the broker's report).
     """
 
-    def __init__(self, statements: QueueStatements, report: Report) -> None:
+    def __init__(self, statements: QueueStatements, report: BrokerErrorHandler) -> None:
         self._sql = statements
         self._report = report
         self._lock = threading.Lock()

@@ -60,7 +60,7 @@ from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.broker.broker import Delivery
 from arvo_concurrent.broker.errors import EventDroppedError, HopLimitError, RoutingError
 from arvo_concurrent.broker.tracking import Lineage
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, ClosedError
 from arvo_concurrent.postgres.claims import Claim, ClaimPublisher, encode_event
 from arvo_concurrent.postgres.dead_letters import DeadLetter
 from arvo_concurrent.postgres.errors import QueueBackendError, QueueEncodingError
@@ -139,7 +139,7 @@ class PostgresTransport:
             of the prefetches, plus two).
 
     Raises:
-        ValueError: a bad setting (the message names it).
+        ArgumentError: a bad setting (a ValueError; the message and ``name`` name it).
         QueueBackendError: the database could not be reached.
         SchemaError: ``create_schema=False`` and the tables are missing or older.
     """
@@ -228,7 +228,9 @@ class PostgresTransport:
     def attach(self, broker: ConcurrentEventBroker) -> None:
         """Serve ``broker``: start listening and feeding. Called once, by the broker."""
         if self._broker is not None:
-            raise ValueError("A PostgresTransport serves one broker; make one per broker")
+            raise ArgumentError(
+                "A PostgresTransport serves one broker; make one per broker", "broker", broker
+            )
         if self._closed:
             raise ClosedError("transport")
         self._broker = broker
@@ -926,9 +928,11 @@ def _check_settings(
     conninfo: object, pool: object, schema: object, durations: Mapping[str, object]
 ) -> None:
     if (conninfo is None) == (pool is None):
-        raise ValueError("PostgresTransport needs conninfo or pool (not both)")
+        raise ArgumentError(
+            "PostgresTransport needs conninfo or pool (not both)", "conninfo", conninfo
+        )
     if not isinstance(schema, str) or not schema:
-        raise ValueError(f"schema must be a non-empty str, got {schema!r}")
+        raise ArgumentError(f"schema must be a non-empty str, got {schema!r}", "schema", schema)
     for name, value in durations.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+            raise ArgumentError(f"{name} must be a number > 0, got {value!r}", name, value)
