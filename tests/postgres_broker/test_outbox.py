@@ -29,7 +29,7 @@ class Started:
 def test_a_step_delivered_twice_at_once_takes_effect_once(dsn: str, schema: str) -> None:
     init = sequence_init(3)
     # No service is ever subscribed here: its topics are queued all the same.
-    unchecked = {"schema": schema, "routing_window_s": None}
+    unchecked: dict[str, Any] = {"schema": schema, "routing_window_s": None}
     with PostgresMachineMemory(dsn, schema=schema) as memory:
         with create_concurrent_event_broker(
             [], transport=PostgresTransport(dsn, **unchecked)

@@ -15,7 +15,7 @@ from arvo_concurrent.broker.factory import ConcurrentEventBrokerHandle
 from arvo_concurrent.postgres import PostgresTransport, RemoteHandlerError
 from tests.broker.support import ScriptedHandler, reply, scripted_event
 from tests.postgres_broker.handlers import WORK, Runs, work_event, work_handler
-from tests.postgres_broker.test_single_process import Reports
+from tests.postgres_broker.test_single_process import Reports, queue_counts
 
 _WAIT_S = 20
 
@@ -36,7 +36,7 @@ def test_a_resolve_for_a_topic_never_served_ends_with_a_routing_error(
     with _resolver(dsn, schema, reports) as handle:
         with pytest.raises(ResolveError, match="Routing failed") as raised:
             handle.resolve(event, timeout=_WAIT_S)
-        counts = handle.broker.transport.counts()
+        counts = queue_counts(handle)
     [(error, about)] = raised.value.errors
     assert isinstance(error, RoutingError)
     assert (error.topic, about) == (WORK, event)
@@ -60,7 +60,7 @@ def test_an_output_for_a_topic_never_served_is_an_error_of_the_resolve(
         final = handle.resolve(scripted_event(final=True), timeout=_WAIT_S)
         with pytest.raises(ResolveError) as raised:
             handle.resolve(scripted_event(), timeout=_WAIT_S)
-        counts = handle.broker.transport.counts()
+        counts = queue_counts(handle)
     assert final.type == "evt.test.reply.done"  # the final event still came back
     [(error, about)] = raised.value.errors
     assert isinstance(error, RemoteHandlerError)
@@ -84,7 +84,7 @@ def test_an_event_for_a_topic_served_lately_waits_for_its_next_worker(
     worker().close()  # served once, by a process gone now (a restart, a deploy)
     with _resolver(dsn, schema, reports) as handle:
         future = handle.resolve_async(work_event(5))
-        assert handle.broker.transport.counts()["ready"] == 1  # queued, waiting
+        assert queue_counts(handle)["ready"] == 1  # queued, waiting
         with worker():
             assert future.result(_WAIT_S).data == {"n": 5}
     assert reports == []
@@ -109,5 +109,5 @@ def test_a_short_routing_window_refuses_a_topic_not_served_within_it(dsn: str, s
         handle.resolve(work_event(2), timeout=_WAIT_S)
     with _resolver(dsn, schema, Reports(), routing_window_s=120) as handle:
         handle.broker.publish(work_event(3))  # within this window: queued
-        assert handle.broker.transport.counts()["ready"] == 1
+        assert queue_counts(handle)["ready"] == 1
     assert [type(error) for error, _ in reports] == [RoutingError]

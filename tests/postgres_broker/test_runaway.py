@@ -13,7 +13,7 @@ from arvo_concurrent.broker import EventDroppedError, HopLimitError
 from arvo_concurrent.postgres import PostgresTransport, RemoteHandlerError
 from tests.broker.support import ScriptedHandler, reply, scripted_event
 from tests.broker.test_runaway import SelfEmitter, _self_emitting
-from tests.postgres_broker.test_single_process import Reports
+from tests.postgres_broker.test_single_process import Reports, queue_counts
 
 _WAIT_S = 20
 
@@ -36,7 +36,7 @@ def test_a_self_emitting_lineage_stops_at_the_hop_limit(
         with pytest.raises(ResolveError, match="HopLimitError") as raised:
             handle.resolve(scripted_event(), timeout=_WAIT_S)
         handle.broker.wait_for_idle(_WAIT_S)  # the reports follow the settlings
-        counts = handle.broker.transport.counts()
+        counts = queue_counts(handle)
     # The initial event and 49 of its own, exactly, however many settle at once.
     assert emitter.runs == 50
     errors = raised.value.errors
@@ -100,7 +100,7 @@ def test_the_queued_events_of_an_abandoned_resolve_are_dropped_and_reported(
         assert reports.heard.acquire(timeout=_WAIT_S)
         assert reports.heard.acquire(timeout=_WAIT_S)
         worker.broker.wait_for_idle(_WAIT_S)
-        counts = worker.broker.transport.counts()
+        counts = queue_counts(worker)
     assert script.ran == [0]
     assert sorted(event.data["n"] for _, event in reports) == [1, 2]
     for error, event in reports:
@@ -133,7 +133,7 @@ def test_the_outputs_of_an_abandoned_resolve_are_not_queued(dsn: str, schema: st
         for _ in range(3):
             assert reports.heard.acquire(timeout=_WAIT_S)
         worker.broker.wait_for_idle(_WAIT_S)
-        counts = worker.broker.transport.counts()
+        counts = queue_counts(worker)
     assert script.ran == []
     assert sorted(event.data["n"] for _, event in reports) == [0, 1, 2]
     assert {error.reason for error, _ in reports} == {"abandoned"}  # type: ignore[attr-defined]
@@ -163,7 +163,7 @@ def test_a_resolve_that_timed_out_stops_its_lineage(dsn: str, schema: str) -> No
         # its outputs are dropped): in both cases nothing after it runs.
         assert reports.heard.acquire(timeout=_WAIT_S)
         worker.broker.wait_for_idle(_WAIT_S)
-        counts = worker.broker.transport.counts()
+        counts = queue_counts(worker)
     assert script.ran == []
     assert {(type(error), error.reason) for error, _ in reports} == {  # type: ignore[attr-defined]
         (EventDroppedError, "abandoned")
