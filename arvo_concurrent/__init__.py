@@ -1,7 +1,14 @@
 """arvo-concurrent: concurrent in-process infrastructure for Arvo workflows.
 
-Everything users need is imported from here; the subpackages are internal and may
-change. Three parts:
+The public API follows one rule. Everything of the in-process library is imported
+from here (``__all__``). The documented public subpackages are imported by their own
+name, and this module imports none of them: :mod:`arvo_concurrent.postgres` (the
+PostgreSQL memory), :mod:`arvo_concurrent.observability` (OpenTelemetry traces and
+metrics, the log record fields), :mod:`arvo_concurrent.interop` (the CloudEvents SDK)
+and :mod:`arvo_concurrent.testing` (a manual clock for tests). Every other subpackage
+(``arvo``, ``actors``, ``memory``, ``broker``) and every file inside one is internal and
+may change; this module re-exports from those subpackages' ``__init__`` only, never
+from their files. Three parts:
 
 * the Arvo model: events (wire-compatible with Arvo's TypeScript JSON), contracts,
   orchestration subjects, handlers, resumables and orchestrators;
@@ -9,18 +16,12 @@ change. Three parts:
   (:class:`ConcurrentMachineMemory`);
 * the broker: per-handler concurrency on Pykka actors, retries, middleware, domained
   events and ``resolve()`` (:func:`create_concurrent_event_broker`).
-
-Optional parts, each a documented public subpackage that this module never imports:
-``arvo_concurrent.postgres`` (the PostgreSQL memory), ``arvo_concurrent.observability``
-(OpenTelemetry traces and metrics, the log record fields) and ``arvo_concurrent.interop``
-(the CloudEvents SDK).
 """
 
 from __future__ import annotations
 
 import logging
 
-from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.arvo import (
     ARVO_DATA_CONTENT_TYPE,
     ArvoContract,
@@ -53,29 +54,38 @@ from arvo_concurrent.arvo import (
     emit,
     setup_arvo_machine,
 )
-from arvo_concurrent.broker.broker import ConcurrentEventBroker
-from arvo_concurrent.broker.config import HandlerConfig
-from arvo_concurrent.broker.errors import (
+from arvo_concurrent.broker import (
+    BrokerErrorHandler,
+    ConcurrentEventBroker,
+    ConcurrentEventBrokerHandle,
     DomainedEventError,
+    ErrorDecision,
     EventDroppedError,
     HandlerAbortedError,
+    HandlerConfig,
+    HandlerCounters,
     HopLimitError,
     IdleTimeoutError,
+    MiddlewareError,
+    OnErrorAnswerError,
     QueueFullError,
     ResolveError,
     ResolveTimeoutError,
+    RetryDecider,
+    RetryInfo,
     RoutingError,
     SubscriptionConflictError,
     WaitInHandlerError,
-)
-from arvo_concurrent.broker.factory import (
-    ConcurrentEventBrokerHandle,
     create_concurrent_event_broker,
 )
-from arvo_concurrent.broker.middleware import MiddlewareError
-from arvo_concurrent.broker.pipeline import HandlerCounters
-from arvo_concurrent.broker.retry import ErrorDecision, OnErrorAnswerError, RetryInfo
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError, MissingExtraError
+from arvo_concurrent.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ArvoConcurrentError,
+    ClosedError,
+    MissingExtraError,
+    WaitTimeoutError,
+)
 from arvo_concurrent.memory import (
     ConcurrentMachineMemory,
     FencingError,
@@ -90,6 +100,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ARVO_DATA_CONTENT_TYPE",
+    "ArgumentError",
+    "ArgumentTypeError",
     "ArvoConcurrentError",
     "ArvoContract",
     "ArvoContractError",
@@ -98,6 +110,7 @@ __all__ = [
     "ArvoEventValidationError",
     "ArvoOrchestrationSubject",
     "ArvoSubjectError",
+    "BrokerErrorHandler",
     "ClosedError",
     "ConcurrentEventBroker",
     "ConcurrentEventBrokerHandle",
@@ -119,7 +132,6 @@ __all__ = [
     "IMachineMemory",
     "IdleTimeoutError",
     "MachineIdError",
-    "ManualScheduler",
     "MemoryConfigError",
     "MemoryTimeoutError",
     "MiddlewareError",
@@ -128,6 +140,7 @@ __all__ = [
     "QueueFullError",
     "ResolveError",
     "ResolveTimeoutError",
+    "RetryDecider",
     "RetryInfo",
     "RoutingError",
     "SchemaValidationError",
@@ -137,6 +150,7 @@ __all__ = [
     "VersionedArvoContract",
     "ViolationError",
     "WaitInHandlerError",
+    "WaitTimeoutError",
     "assign",
     "create_arvo_contract",
     "create_arvo_event",

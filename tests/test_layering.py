@@ -30,8 +30,10 @@ ALLOWED: dict[str, set[str]] = {
     "interop": {"errors", "extras", "arvo"},
     # The memory and the broker's transport on PostgreSQL: on top, beside nothing below.
     "postgres": {"errors", "actors", "memory", "arvo", "broker"},
-    # The root re-exports the in-process library; never postgres (psycopg is optional).
-    ROOT: {"errors", "actors", "memory", "arvo", "broker"},
+    "testing": {"errors", "actors"},
+    # The root re-exports the in-process library; never postgres (psycopg is optional) nor
+    # testing (test helpers, imported by name).
+    ROOT: {"errors", "memory", "arvo", "broker"},
 }
 
 

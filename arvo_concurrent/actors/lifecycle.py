@@ -21,6 +21,8 @@ from typing import Any, Self
 
 import pykka
 
+from arvo_concurrent.errors import ArgumentError
+
 __all__ = [
     "Closeable",
     "ClosingSignal",
@@ -79,15 +81,19 @@ def check_timeout(timeout: object) -> None:
     """Refuse a ``timeout=`` that is not None or a finite number of seconds >= 0.
 
     Raises:
-        ValueError: naming the value.
+        ArgumentError: naming the value (a ValueError).
     """
     if timeout is None:
         return
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
-        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+        raise ArgumentError(
+            f"timeout must be None or a number of seconds >= 0, got {timeout!r}", "timeout", timeout
+        )
     if math.isinf(timeout):
-        raise ValueError(
-            f"timeout must be finite (use None to wait without limit), got {timeout!r}"
+        raise ArgumentError(
+            f"timeout must be finite (use None to wait without limit), got {timeout!r}",
+            "timeout",
+            timeout,
         )
 
 

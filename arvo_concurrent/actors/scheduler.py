@@ -5,9 +5,10 @@ retry delays are scheduled here: a heap of deadlines served by one daemon thread
 that calls each callback when its time comes. Callbacks run on the scheduler
 thread and must be quick and must not block: the usual one is an ``ActorRef.tell``.
 
-:class:`ManualScheduler` has the same interface and a clock that only moves when a
-test calls :meth:`ManualScheduler.advance`, so time-based behaviour is tested
-without sleeping.
+:class:`arvo_concurrent.testing.ManualScheduler` has the same interface and a clock
+that only moves when a test calls its ``advance``, so time-based behaviour is tested
+without sleeping; it shares :class:`TimerHeap` and :func:`run_timer` with
+:class:`ThreadScheduler`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Protocol
 from arvo_concurrent.errors import ClosedError
 
 __all__ = [
-    "ManualScheduler",
     "Scheduler",
     "ThreadScheduler",
     "TimerHandle",
+    "TimerHeap",
     "acquire_shared_scheduler",
+    "run_timer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class Scheduler(Protocol):
         ...
 
 
-def _run(handle: TimerHandle) -> None:
+def run_timer(handle: TimerHandle) -> None:
+    """Run a due callback; one that raises is logged, never propagated."""
     try:
         handle.callback()
     except Exception:
@@ -77,8 +80,8 @@ def _run(handle: TimerHandle) -> None:
         logger.exception("Scheduled callback %r failed", handle.callback)
 
 
-class _Heap:
-    """Deadline-ordered handles; ties keep scheduling order."""
+class TimerHeap:
+    """Deadline-ordered handles; ties keep scheduling order. Not thread-safe: callers lock."""
 
     def __init__(self) -> None:
         self._entries: list[tuple[float, int, TimerHandle]] = []
@@ -90,6 +93,7 @@ class _Heap:
         return self._entries[0][2] is handle
 
     def pop_due(self, now: float) -> list[TimerHandle]:
+        """Remove and return the handles due at ``now``, cancelled ones left out."""
         due: list[TimerHandle] = []
         while self._entries and self._entries[0][0] <= now:
             handle = heapq.heappop(self._entries)[2]
@@ -98,12 +102,15 @@ class _Heap:
         return due
 
     def next_deadline(self) -> float | None:
+        """The earliest deadline, None when empty."""
         return self._entries[0][0] if self._entries else None
 
     def live(self) -> int:
+        """How many handles are not cancelled."""
         return sum(1 for _, _, handle in self._entries if not handle.cancelled)
 
     def clear(self) -> None:
+        """Drop every handle."""
         self._entries.clear()
 
 
@@ -116,7 +123,7 @@ class ThreadScheduler:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._heap = _Heap()
+        self._heap = TimerHeap()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -158,7 +165,7 @@ class ThreadScheduler:
                     return
             for handle in due:
                 if not handle.cancelled:
-                    _run(handle)
+                    run_timer(handle)
 
     def close(self, timeout: float | None = None) -> None:
         """Stop the thread and drop pending callbacks. Idempotent.
@@ -227,57 +234,3 @@ def acquire_shared_scheduler() -> Scheduler:
     library leaves no thread behind. Thread-safe.
     """
     return _shared.acquire()
-
-
-class ManualScheduler:
-    """A scheduler for tests: time stands still until :meth:`advance` is called.
-
-    Callbacks run in the thread that calls :meth:`advance`, in deadline order.
-    Thread-safe.
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-        self._heap = _Heap()
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        """The manual clock, in seconds."""
-        with self._lock:
-            return self._now
-
-    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
-        """Schedule ``callback`` for ``now() + delay_s``; it runs inside a later :meth:`advance`."""
-        with self._lock:
-            handle = TimerHandle(self._now + max(0.0, delay_s), callback)
-            self._heap.push(handle)
-        return handle
-
-    def advance(self, seconds: float) -> int:
-        """Move the clock forward and run every callback that became due; returns how many ran."""
-        if seconds < 0:
-            raise ValueError(f"Cannot move a clock backwards (seconds={seconds!r})")
-        ran = 0
-        with self._lock:
-            target = self._now + seconds
-        while True:
-            with self._lock:
-                nxt = self._heap.next_deadline()
-                if nxt is None or nxt > target:
-                    self._now = target
-                    return ran
-                self._now = max(self._now, nxt)
-                due = self._heap.pop_due(self._now)
-            for handle in due:
-                _run(handle)
-                ran += 1
-
-    def pending(self) -> int:
-        """How many callbacks are scheduled and not cancelled."""
-        with self._lock:
-            return self._heap.live()
-
-    def close(self, timeout: float | None = None) -> None:
-        """Drop every pending callback."""
-        with self._lock:
-            self._heap.clear()

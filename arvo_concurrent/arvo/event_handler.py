@@ -66,7 +66,9 @@ _DEFAULT_DOMAINS = {
 }
 
 
-class _Version(NamedTuple):
+class _HandlerVersion(NamedTuple):
+    """One contract version of the handler: its contract, its function and its emitter."""
+
     contract: VersionedArvoContract
     call: Injector
     emitter: HandlerEmitter
@@ -110,7 +112,7 @@ class ArvoEventHandler:
         self._what = f"Handler {self.source}"
         self.system_error_schema = SystemErrorSchema.of(contract)
         self._versions = {
-            version: _Version(
+            version: _HandlerVersion(
                 contract=contract.version(version),
                 call=Injector(fn, HANDLER_PARAMETERS, f"handler for version {version}"),
                 emitter=HandlerEmitter(
@@ -184,7 +186,7 @@ class ArvoEventHandler:
         items = as_items(result, what=self._what, event=event)
         return version.emitter.events(items, event)
 
-    def _select(self, event: ArvoEvent) -> _Version:
+    def _select(self, event: ArvoEvent) -> _HandlerVersion:
         parsed = parse_dataschema(event.dataschema)
         if parsed is None:
             _log.debug(

@@ -25,6 +25,7 @@ from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.injection import Injector
 from arvo_concurrent.arvo.workflow_contracts import OrchestrationContracts
+from arvo_concurrent.errors import ArgumentTypeError
 
 __all__ = [
     "ArvoMachine",
@@ -58,7 +59,9 @@ class Assign:
         if self._whole is not None:
             partial = self._whole(values)
             if not isinstance(partial, Mapping):
-                raise TypeError(f"assign() function must return a dict, got {partial!r}")
+                raise ArgumentTypeError(
+                    f"assign() function must return a dict, got {partial!r}", "assign", partial
+                )
             updated.update(partial)
         for key, fn in self._fields:
             updated[key] = fn(values)
@@ -82,7 +85,11 @@ class Emit:
             return [result]
         if isinstance(result, Sequence) and not isinstance(result, str | bytes):
             return list(result)
-        raise TypeError(f"emit() function must return a dict, a list of dicts or None: {result!r}")
+        raise ArgumentTypeError(
+            f"emit() function must return a dict, a list of dicts or None: {result!r}",
+            "emit",
+            result,
+        )
 
 
 Action = Assign | Emit
@@ -193,7 +200,11 @@ class ArvoMachine:
         """
         context = self._context({"input": input_event}) if self._context is not None else {}
         if not isinstance(context, dict):
-            raise TypeError(f"The machine {self.id!r} context function must return a dict")
+            raise ArgumentTypeError(
+                f"The machine {self.id!r} context function must return a dict",
+                "context",
+                context,
+            )
         emitted: list[Mapping[str, Any]] = []
         context = self._run(self._states[self._initial].entry, context, input_event, emitted)
         return self._step(self._initial, context, emitted)

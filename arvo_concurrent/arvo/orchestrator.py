@@ -38,7 +38,9 @@ from arvo_concurrent.memory.interface import IMachineMemory
 __all__ = ["ArvoOrchestrator", "create_arvo_orchestrator"]
 
 
-class _Version(NamedTuple):
+class _MachineVersion(NamedTuple):
+    """One version of the orchestrator: its machine and the emitter of its contracts."""
+
     machine: ArvoMachine
     emitter: OrchestrationEmitter
 
@@ -83,7 +85,7 @@ class ArvoOrchestrator(WorkflowHandler):
             default_event_emission_domains=default_event_emission_domains,
         )
         self._versions = {
-            version: _Version(machine, self._emitter(machine.contracts))
+            version: _MachineVersion(machine, self._emitter(machine.contracts))
             for version, machine in by_version.items()
         }
 
@@ -107,7 +109,7 @@ class ArvoOrchestrator(WorkflowHandler):
         return self._finish(version, step, event, moved)
 
     def _finish(
-        self, version: _Version, step: StepInput, event: ArvoEvent, moved: MachineStep
+        self, version: _MachineVersion, step: StepInput, event: ArvoEvent, moved: MachineStep
     ) -> Step:
         emitted = version.emitter.step_events(
             moved.emitted,

@@ -64,7 +64,9 @@ RESUMABLE_PARAMETERS = (
 _RESULT_KEYS = frozenset({"context", "output", "services"})
 
 
-class _Version(NamedTuple):
+class _ResumableVersion(NamedTuple):
+    """One version of the resumable: contracts, function, emitter, ``contracts`` argument."""
+
     contracts: OrchestrationContracts
     call: Injector
     emitter: OrchestrationEmitter
@@ -121,9 +123,11 @@ class ArvoResumable(WorkflowHandler):
             for version, fn in handler.items()
         }
 
-    def _bind_version(self, bound: OrchestrationContracts, fn: Callable[..., Any]) -> _Version:
+    def _bind_version(
+        self, bound: OrchestrationContracts, fn: Callable[..., Any]
+    ) -> _ResumableVersion:
         version = bound.self_contract.version
-        return _Version(
+        return _ResumableVersion(
             contracts=bound,
             call=Injector(fn, RESUMABLE_PARAMETERS, f"resumable handler for version {version}"),
             emitter=self._emitter(bound),
@@ -165,7 +169,7 @@ class ArvoResumable(WorkflowHandler):
 
     def _finish(
         self,
-        version: _Version,
+        version: _ResumableVersion,
         step: StepInput,
         event: ArvoEvent,
         *,

@@ -81,6 +81,7 @@ from arvo_concurrent.actors.pool import Admission, HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
 from arvo_concurrent.actors.worker import current_host
 from arvo_concurrent.broker.errors import (
+    BrokerErrorHandler,
     DropReason,
     ErrorRecord,
     EventDroppedError,
@@ -94,16 +95,17 @@ from arvo_concurrent.broker.errors import (
     SubscriptionError,
     WaitInHandlerError,
 )
+from arvo_concurrent.broker.limits import check_max_queued, check_prefetch
 from arvo_concurrent.broker.reporting import DefaultReporter, delivery_thread
 from arvo_concurrent.broker.stats import TopicStats
 from arvo_concurrent.broker.tracking import Lineage, WorkTracker, acquire, release
 from arvo_concurrent.broker.transport import Transport
-from arvo_concurrent.errors import ClosedError
+from arvo_concurrent.errors import ArgumentError, ArgumentTypeError, ClosedError
 
 if TYPE_CHECKING:
     from arvo_concurrent.observability.telemetry import Telemetry
 
-__all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "OnError", "Publish"]
+__all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "Publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +114,6 @@ _CONTROL_TIMEOUT_S = 10.0
 
 DEFAULT_MAX_HOPS = 10_000
 """The events one lineage may publish before the next ones are refused (``max_hops``)."""
-
-OnError = Callable[[Exception, Any], object]
-"""``on_error(error, event)``: told about every event that failed or could not run."""
 
 
 class Publish(Protocol):
@@ -202,16 +201,20 @@ class ConcurrentEventBroker(Closeable):
 
     def __init__(
         self,
-        on_error: OnError | None = None,
+        on_error: BrokerErrorHandler | None = None,
         *,
         max_hops: int = DEFAULT_MAX_HOPS,
         telemetry: Telemetry | None = None,
         transport: Transport | None = None,
     ):
         if on_error is not None and not callable(on_error):
-            raise TypeError(f"on_error must be callable or None, got {on_error!r}")
+            raise ArgumentTypeError(
+                f"on_error must be callable or None, got {on_error!r}", "on_error", on_error
+            )
         if isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1:
-            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
+            raise ArgumentError(
+                f"max_hops must be a positive int, got {max_hops!r}", "max_hops", max_hops
+            )
         self._on_error = on_error
         self._fallback = DefaultReporter()
         self.max_hops = max_hops
@@ -355,7 +358,9 @@ class ConcurrentEventBroker(Closeable):
             return
         for tracker in trackers:
             if not isinstance(tracker, WorkTracker):
-                raise TypeError(f"trackers must be WorkTracker instances, got {tracker!r}")
+                raise ArgumentTypeError(
+                    f"trackers must be WorkTracker instances, got {tracker!r}", "trackers", tracker
+                )
         self._route(event, (self._tracker, *trackers), None)
 
     def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
@@ -628,19 +633,12 @@ def _stats(pool: HandlerPool) -> TopicStats:
 
 def _check_subscription(fn: object, topic: object, prefetch: object, max_queued: object) -> None:
     if not isinstance(topic, str) or not topic:
-        raise SubscriptionError(f"topic must be a non-empty string, got {topic!r}", topic)
+        raise SubscriptionError(
+            f"topic must be a non-empty string, got {topic!r}", topic, "topic", topic
+        )
     if not callable(fn):
         raise SubscriptionError(
-            f"The handler of topic '{topic}' must be callable, got {fn!r}", topic
+            f"The handler of topic '{topic}' must be callable, got {fn!r}", topic, "fn", fn
         )
-    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-        raise SubscriptionError(
-            f"prefetch must be a positive int, got {prefetch!r} (topic '{topic}')", topic
-        )
-    if max_queued is not None and (
-        isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0
-    ):
-        raise SubscriptionError(
-            f"max_queued must be None or an int >= 0, got {max_queued!r} (topic '{topic}')",
-            topic,
-        )
+    check_prefetch(prefetch, topic)
+    check_max_queued(max_queued, topic)

@@ -15,15 +15,23 @@ and :class:`ResolveError` (``resolve``). Handed to ``on_error(error, event)`` in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, WaitTimeoutError
 
 ErrorRecord = tuple[Exception, Any]
 """An error reported for an event, and that event: what ``on_error`` is called with."""
 
+BrokerErrorHandler = Callable[[Exception, Any], object]
+"""``fn(error, event)``: told about every event that failed for good or could not run.
+
+The broker's ``on_error`` and ``create_concurrent_event_broker``'s ``on_broker_error``;
+its return value is ignored.
+"""
+
 __all__ = [
+    "BrokerErrorHandler",
     "DomainedEventError",
     "DropReason",
     "ErrorRecord",
@@ -42,15 +50,17 @@ __all__ = [
 ]
 
 
-class SubscriptionError(ArvoConcurrentError, ValueError):
-    """A ``subscribe`` argument is invalid.
+class SubscriptionError(ArgumentError):
+    """A ``subscribe`` argument (or a handler entry's) is invalid; a ValueError.
 
     Attributes:
-        topic: the topic of the subscription.
+        topic: the topic of the subscription (None when not known yet).
+        name: the argument that is wrong (``"topic"``, ``"prefetch"``...).
+        value: its value.
     """
 
-    def __init__(self, message: str, topic: object) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, topic: object, name: str, value: object) -> None:
+        super().__init__(message, name, value)
         self.topic = topic
 
 
@@ -61,6 +71,8 @@ class SubscriptionConflictError(SubscriptionError):
         super().__init__(
             f"Subscription conflict: A handler is already registered for topic '{topic}'.\n"
             "Only one handler can subscribe to a topic; unsubscribe the existing one first.",
+            topic,
+            "topic",
             topic,
         )
 
@@ -74,21 +86,26 @@ _FIELD_PURPOSES = {
 class InvalidEventError(ArvoConcurrentError, ValueError):
     """An event lacks a field the call needs; raised in the caller.
 
-    ``publish`` needs a string ``to``; ``resolve`` also needs a string ``source``.
+    ``publish`` needs a string ``to``; ``resolve`` also needs a string ``source`` that
+    is none of the broker's topics (``problem`` then says so).
 
     Attributes:
         event: the event.
         field: the missing or invalid field, ``"to"`` or ``"source"``.
     """
 
-    def __init__(self, event: Any, field: Literal["to", "source"] = "to") -> None:
+    def __init__(
+        self, event: Any, field: Literal["to", "source"] = "to", problem: str | None = None
+    ) -> None:
         value = getattr(event, field, None)
         reason = (
             f"Missing required '{field}' field"
             if not value
             else f"the '{field}' field must be a string, got {type(value).__name__} {value!r}"
         )
-        super().__init__(f"Invalid event: {reason}; {_FIELD_PURPOSES[field]}. Event: {event!r}")
+        super().__init__(
+            f"Invalid event: {problem or reason}; {_FIELD_PURPOSES[field]}. Event: {event!r}"
+        )
         self.event = event
         self.field = field
 
@@ -144,7 +161,7 @@ class EventDroppedError(ArvoConcurrentError, RuntimeError):
         self.reason = reason
 
 
-class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
+class IdleTimeoutError(WaitTimeoutError):
     """``wait_for_idle`` timed out.
 
     Attributes:
@@ -154,13 +171,13 @@ class IdleTimeoutError(ArvoConcurrentError, TimeoutError):
 
     def __init__(self, timeout: float, in_flight: int) -> None:
         super().__init__(
-            f"wait_for_idle timed out after {timeout} s with {in_flight} event(s) in flight"
+            f"wait_for_idle timed out after {timeout} s with {in_flight} event(s) in flight",
+            timeout,
         )
-        self.timeout = timeout
         self.in_flight = in_flight
 
 
-class ResolveTimeoutError(ArvoConcurrentError, TimeoutError):
+class ResolveTimeoutError(WaitTimeoutError):
     """``resolve(event, timeout=...)`` timed out; its lineage is abandoned.
 
     The events of the lineage that are still waiting are dropped (each reported as an
@@ -179,10 +196,10 @@ class ResolveTimeoutError(ArvoConcurrentError, TimeoutError):
     ) -> None:
         super().__init__(
             f"resolve timed out after {timeout} s with {in_flight} event(s) of its "
-            f"lineage in flight and {len(errors)} error(s) reported. Event: {event!r}"
+            f"lineage in flight and {len(errors)} error(s) reported. Event: {event!r}",
+            timeout,
         )
         self.event = event
-        self.timeout = timeout
         self.in_flight = in_flight
         self.errors = tuple(errors)
 

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from arvo_concurrent.actors.lifecycle import (
     Closeable,
@@ -29,12 +29,19 @@ from arvo_concurrent.actors.lifecycle import (
     deadline_after,
     remaining,
 )
+from arvo_concurrent.arvo import ArvoEvent
 from arvo_concurrent.broker.broker import DEFAULT_MAX_HOPS, ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig, resolve_handler_config
-from arvo_concurrent.broker.errors import InvalidEventError, ResolveError, ResolveTimeoutError
+from arvo_concurrent.broker.errors import (
+    BrokerErrorHandler,
+    InvalidEventError,
+    ResolveError,
+    ResolveTimeoutError,
+)
 from arvo_concurrent.broker.pipeline import HandlerCounters, HandlerPipeline, OnDomainedEvents
 from arvo_concurrent.broker.tracking import WorkTracker
 from arvo_concurrent.broker.transport import Transport
+from arvo_concurrent.errors import ArgumentError
 
 if TYPE_CHECKING:
     from arvo_concurrent.observability.telemetry import Telemetry
@@ -42,8 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["ConcurrentEventBrokerHandle", "create_concurrent_event_broker"]
 
 logger = logging.getLogger(__name__)
-
-OnBrokerError = Callable[[Exception, Any], object]
 
 Missing = Literal["raise", "none"]
 """What ``resolve`` does when no final event came back: raise ResolveError, or return None."""
@@ -56,16 +61,16 @@ class _Resolution:
 
     __slots__ = ("event", "last", "missing", "tracker")
 
-    def __init__(self, event: Any, source: str, missing: Missing) -> None:
+    def __init__(self, event: ArvoEvent, source: str, missing: Missing) -> None:
         self.event = event
         self.missing = missing
-        self.last: Any = None
+        self.last: ArvoEvent | None = None
         self.tracker = WorkTracker(capture_topic=source, on_capture=self._keep, record_errors=True)
 
-    def _keep(self, event: Any) -> None:
+    def _keep(self, event: ArvoEvent) -> None:
         self.last = event  # one reference store: atomic, the last capture wins
 
-    def outcome(self) -> Any:
+    def outcome(self) -> ArvoEvent | None:
         """The final event; without one, None or :class:`ResolveError` as ``missing`` says."""
         if self.last is None and self.missing == "raise":
             raise ResolveError(self.event, self.tracker.errors)
@@ -92,11 +97,11 @@ class _Completer:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._pending: deque[tuple[Future[Any], _Resolution]] = deque()
+        self._pending: deque[tuple[Future[ArvoEvent | None], _Resolution]] = deque()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def complete(self, future: Future[Any], resolution: _Resolution) -> None:
+    def complete(self, future: Future[ArvoEvent | None], resolution: _Resolution) -> None:
         """Complete ``future`` with the resolution's outcome on the completer thread.
 
         Never blocks long. A future cancelled meanwhile is left as it is.
@@ -141,7 +146,7 @@ class _Completer:
             thread.join(timeout)
 
 
-def _settle(future: Future[Any], resolution: _Resolution) -> None:
+def _settle(future: Future[ArvoEvent | None], resolution: _Resolution) -> None:
     if not future.set_running_or_notify_cancel():
         return  # cancelled: its lineage was abandoned already
     try:
@@ -154,7 +159,9 @@ def _settle(future: Future[Any], resolution: _Resolution) -> None:
 
 def _check_missing(missing: object) -> None:
     if missing not in _MISSING:
-        raise ValueError(f"missing must be 'raise' or 'none', got {missing!r}")
+        raise ArgumentError(
+            f"missing must be 'raise' or 'none', got {missing!r}", "missing", missing
+        )
 
 
 class ConcurrentEventBrokerHandle(Closeable):
@@ -174,9 +181,19 @@ class ConcurrentEventBrokerHandle(Closeable):
     def __iter__(self) -> Iterator[Any]:
         return iter((self.broker, self.resolve))
 
+    @overload
     def resolve(
-        self, event: Any, timeout: float | None = None, *, missing: Missing = "raise"
-    ) -> Any:
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Literal["raise"] = ...
+    ) -> ArvoEvent: ...
+
+    @overload
+    def resolve(
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Missing
+    ) -> ArvoEvent | None: ...
+
+    def resolve(
+        self, event: ArvoEvent, timeout: float | None = None, *, missing: Missing = "raise"
+    ) -> ArvoEvent | None:
         """Publish ``event`` and return the last event routed back to ``event.source``.
 
         Blocks until every event descended from ``event`` is done (handled, failed,
@@ -205,9 +222,10 @@ class ConcurrentEventBrokerHandle(Closeable):
             WaitInHandlerError: called from a handler of this broker that has no free
                 slot (see :meth:`ConcurrentEventBroker.check_blocking_resolve`);
                 nothing was published.
-            ValueError: a bad ``timeout`` or ``missing``, or ``event.source`` is one of
-                the broker's topics; :class:`InvalidEventError` (a ValueError) when
-                ``event`` has no string ``to`` or ``source``. Nothing was published.
+            ArgumentError: a bad ``timeout`` or ``missing`` (a ValueError).
+            InvalidEventError: ``event`` has no string ``to`` or ``source``, or its
+                ``source`` is one of the broker's topics (a ValueError). Nothing was
+                published.
             QueueFullError: the first handler's waiting queue is full.
             ClosedError: the broker is closed.
         """
@@ -221,7 +239,17 @@ class ConcurrentEventBrokerHandle(Closeable):
             raise ResolveTimeoutError(event, timeout or 0.0, tracker.pending, tracker.errors)
         return resolution.outcome()
 
-    def resolve_async(self, event: Any, *, missing: Missing = "raise") -> Future[Any]:
+    @overload
+    def resolve_async(
+        self, event: ArvoEvent, *, missing: Literal["raise"] = ...
+    ) -> Future[ArvoEvent]: ...
+
+    @overload
+    def resolve_async(self, event: ArvoEvent, *, missing: Missing) -> Future[ArvoEvent | None]: ...
+
+    def resolve_async(
+        self, event: ArvoEvent, *, missing: Missing = "raise"
+    ) -> Future[ArvoEvent] | Future[ArvoEvent | None]:
         """Like :meth:`resolve`, without blocking: the future gets the final event.
 
         It fails with :class:`ResolveError` where :meth:`resolve` would raise it.
@@ -234,19 +262,21 @@ class ConcurrentEventBrokerHandle(Closeable):
         _check_missing(missing)
         resolution = self._start(event, missing)
         tracker = resolution.tracker
-        future: Future[Any] = Future()
+        future: Future[ArvoEvent | None] = Future()
         future.add_done_callback(lambda done: tracker.abandon() if done.cancelled() else None)
         tracker.when_idle(lambda: self._completer.complete(future, resolution))
         return future
 
-    def _start(self, event: Any, missing: Missing) -> _Resolution:
+    def _start(self, event: ArvoEvent, missing: Missing) -> _Resolution:
         source = getattr(event, "source", None)
         if not source or not isinstance(source, str):
             raise InvalidEventError(event, "source")
         if source in self.broker.topics:
-            raise ValueError(
+            raise InvalidEventError(
+                event,
+                "source",
                 "The event source cannot be one of the handlers in the broker. "
-                f"Please update the event.source, the given is '{source}'"
+                f"Please update the event.source, the given is '{source}'",
             )
         resolution = _Resolution(event, source, missing)
         tracker = resolution.tracker
@@ -279,7 +309,7 @@ class ConcurrentEventBrokerHandle(Closeable):
 def create_concurrent_event_broker(
     handlers: Sequence[Mapping[str, Any] | HandlerConfig],
     default_handler_config: Mapping[str, Any] | HandlerConfig | None = None,
-    on_broker_error: OnBrokerError | None = None,
+    on_broker_error: BrokerErrorHandler | None = None,
     on_domained_events: OnDomainedEvents | None = None,
     *,
     max_hops: int = DEFAULT_MAX_HOPS,
@@ -318,8 +348,9 @@ def create_concurrent_event_broker(
         A handle: ``broker, resolve = handle``, or ``with ... as handle:``.
 
     Raises:
-        TypeError / ValueError: a bad entry (the message names the key and value), or
-            two handlers with one source ("Subscription conflict").
+        ArgumentError: a bad entry, naming the key and value (a ValueError;
+            :class:`ArgumentTypeError`, also a TypeError, for a value of the wrong
+            kind); :class:`SubscriptionConflictError` for two handlers with one source.
     """
     broker = ConcurrentEventBroker(
         on_error=on_broker_error, max_hops=max_hops, telemetry=telemetry, transport=transport

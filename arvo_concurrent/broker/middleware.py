@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArgumentError, ArgumentTypeError, ArvoConcurrentError
 
 __all__ = [
     "BulkOutputMiddleware",
@@ -66,10 +66,18 @@ class Middleware(msgspec.Struct, frozen=True):
         if isinstance(value, Middleware):
             return value
         if not isinstance(value, dict):
-            raise TypeError(f"middleware must be a dict with 'input'/'output', got {value!r}")
+            raise ArgumentTypeError(
+                f"middleware must be a dict with 'input'/'output', got {value!r}",
+                "middleware",
+                value,
+            )
         unknown = set(value) - {"input", "output"}
         if unknown:
-            raise ValueError(f"Unknown middleware keys {sorted(unknown)}; use 'input' and 'output'")
+            raise ArgumentError(
+                f"Unknown middleware keys {sorted(unknown)}; use 'input' and 'output'",
+                "middleware",
+                sorted(unknown),
+            )
         return cls(
             input=_input_chain(value.get("input")), output=_output_chain(value.get("output"))
         )
@@ -93,10 +101,12 @@ def _output_chain(value: object) -> tuple[OutputMiddleware, ...] | BulkOutputMid
 
 def _callables(items: object, name: str) -> tuple[Callable[..., Any], ...]:
     if not isinstance(items, Sequence) or isinstance(items, str):
-        raise TypeError(f"{name} must be a function or a list of functions, got {items!r}")
+        raise ArgumentTypeError(
+            f"{name} must be a function or a list of functions, got {items!r}", name, items
+        )
     for item in items:
         if not callable(item):
-            raise TypeError(f"{name} must hold functions, got {item!r}")
+            raise ArgumentTypeError(f"{name} must hold functions, got {item!r}", name, item)
     return tuple(items)
 
 

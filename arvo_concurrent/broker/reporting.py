@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from arvo_concurrent.broker.errors import ErrorRecord
+from arvo_concurrent.broker.errors import BrokerErrorHandler, ErrorRecord
 from arvo_concurrent.observability.logfields import event_log_fields
 
 __all__ = ["LOGGER_NAME", "DefaultReporter", "delivery_thread"]
@@ -96,7 +96,7 @@ class DefaultReporter:
 
 
 def delivery_thread(
-    reports: Sequence[ErrorRecord], deliver: Callable[[Exception, Any], None]
+    reports: Sequence[ErrorRecord], deliver: BrokerErrorHandler
 ) -> threading.Thread | None:
     """A daemon thread, not started, that calls ``deliver(error, event)`` for each report.
 

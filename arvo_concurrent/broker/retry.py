@@ -25,13 +25,14 @@ import msgspec
 import tenacity
 
 from arvo_concurrent.broker.errors import HandlerAbortedError
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError
 
 __all__ = [
     "Deferred",
     "ErrorDecision",
     "Failed",
     "OnErrorAnswerError",
+    "RetryDecider",
     "RetryInfo",
     "RetryPolicy",
     "Succeeded",
@@ -117,7 +118,9 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 def _require(value: object, name: str, kind: Any, *, minimum: float) -> None:
     if isinstance(value, bool) or not isinstance(value, kind) or not value >= minimum:
-        raise ValueError(f"retry.{name} must be a number >= {minimum}, got {value!r}")
+        raise ArgumentError(
+            f"retry.{name} must be a number >= {minimum}, got {value!r}", f"retry.{name}", value
+        )
 
 
 _RETRYING = tenacity.Retrying()
@@ -127,6 +130,14 @@ def _state(attempt: int) -> tenacity.RetryCallState:
     state = tenacity.RetryCallState(_RETRYING, None, (), {})
     state.attempt_number = attempt
     return state
+
+
+RetryDecider = Callable[[Exception, RetryInfo], object]
+"""A handler's ``on_error(error, info)``: answers what to do about a failed attempt.
+
+``"RETRY"`` (or None), ``"SUPPRESS"`` or ``"THROW"`` (an :class:`ErrorDecision`);
+anything else is reported as an :class:`OnErrorAnswerError`.
+"""
 
 
 class Succeeded(msgspec.Struct, Generic[T], frozen=True):
@@ -165,16 +176,13 @@ class Deferred(msgspec.Struct, frozen=True):
     delay_s: float
 
 
-OnError = Callable[[Exception, RetryInfo], object]
-
-
 def run_with_retries(
     call: Callable[[], T],
     policy: RetryPolicy,
     *,
     event: Any,
     closing: threading.Event,
-    on_error: OnError | None = None,
+    on_error: RetryDecider | None = None,
     sleep: Callable[[float], object] | None = None,
     first_attempt: int = 1,
     defer: bool = False,
@@ -210,7 +218,7 @@ def run_with_retries(
 
 
 def _after_failure(
-    error: Exception, attempt: int, policy: RetryPolicy, event: Any, on_error: OnError | None
+    error: Exception, attempt: int, policy: RetryPolicy, event: Any, on_error: RetryDecider | None
 ) -> Suppressed | Failed | None:
     """The final outcome after a failed attempt, or None to retry."""
     try:
@@ -226,7 +234,7 @@ def _after_failure(
     return None
 
 
-def _decide(error: Exception, info: RetryInfo, on_error: OnError | None) -> ErrorDecision:
+def _decide(error: Exception, info: RetryInfo, on_error: RetryDecider | None) -> ErrorDecision:
     if on_error is None:
         return ErrorDecision.RETRY
     answer = on_error(error, info)

@@ -41,6 +41,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from arvo_concurrent.errors import ArgumentError
+
 __all__ = ["Lineage", "WorkTracker", "acquire", "release"]
 
 logger = logging.getLogger(__name__)
@@ -60,11 +62,12 @@ class WorkTracker:
         record_errors: keep the errors reported for this lineage (:attr:`errors`).
 
     Raises:
-        ValueError: only one of ``capture_topic`` and ``on_capture`` was given, or
+        ArgumentError: only one of ``capture_topic`` and ``on_capture`` was given, or
             ``capture_topic`` is not a non-empty string.
     """
 
     __slots__ = (
+        "_abandon_callbacks",
         "_capture",
         "_cond",
         "_count",
@@ -83,12 +86,18 @@ class WorkTracker:
         record_errors: bool = False,
     ) -> None:
         if (capture_topic is None) != (on_capture is None):
-            raise ValueError(
+            raise ArgumentError(
                 "capture_topic and on_capture go together: got "
-                f"capture_topic={capture_topic!r}, on_capture={on_capture!r}"
+                f"capture_topic={capture_topic!r}, on_capture={on_capture!r}",
+                "capture_topic",
+                capture_topic,
             )
         if capture_topic is not None and (not isinstance(capture_topic, str) or not capture_topic):
-            raise ValueError(f"capture_topic must be a non-empty string, got {capture_topic!r}")
+            raise ArgumentError(
+                f"capture_topic must be a non-empty string, got {capture_topic!r}",
+                "capture_topic",
+                capture_topic,
+            )
         self.capture_topic = capture_topic
         self._capture = on_capture
         # One entry per piece of work in flight. Counting is a list append or pop, atomic
@@ -105,6 +114,7 @@ class WorkTracker:
         self._errors: list[tuple[Exception, Any]] | None = [] if record_errors else None
         self.abandoned = False
         """Whether :meth:`abandon` was called: the lineage is stopped."""
+        self._abandon_callbacks: list[Callable[[], object]] = []
 
     @property
     def pending(self) -> int:
@@ -114,7 +124,7 @@ class WorkTracker:
     def add(self, n: int = 1) -> None:
         """Count ``n`` more pieces of work. Never blocks."""
         if n < 1:
-            raise ValueError(f"add(n) needs n >= 1, got n={n!r}")
+            raise ArgumentError(f"add(n) needs n >= 1, got n={n!r}", "n", n)
         if n == 1:
             self._count.append(None)
         else:
@@ -124,11 +134,13 @@ class WorkTracker:
         """Release ``n`` pieces of work; reaching zero wakes waiters and idle callbacks.
 
         Raises:
-            ValueError: ``n`` is below 1 or more than :attr:`pending`.
+            ArgumentError: ``n`` is below 1 or more than :attr:`pending` (a ValueError).
         """
         count = self._count
         if n < 1 or n > len(count):
-            raise ValueError(f"done(n) needs 1 <= n <= pending ({len(count)}), got n={n!r}")
+            raise ArgumentError(
+                f"done(n) needs 1 <= n <= pending ({len(count)}), got n={n!r}", "n", n
+            )
         for _ in range(n):
             count.pop()
         if count:
@@ -178,14 +190,34 @@ class WorkTracker:
     def abandon(self) -> None:
         """Stop this lineage: the broker routes none of its new events, drops its waiting ones.
 
-        Idempotent; never blocks. Events already running finish.
+        Idempotent. Events already running finish. Runs the :meth:`when_abandoned`
+        callbacks in this thread, once (a durable transport records the abandonment
+        there, for the other processes: one round trip); otherwise never blocks.
         """
-        self.abandoned = True
+        with self._lock:
+            if self.abandoned:
+                return
+            self.abandoned = True
+            callbacks, self._abandon_callbacks = self._abandon_callbacks, []
+        _run_all(callbacks)
+
+    def when_abandoned(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, when :meth:`abandon` is first called (at once if it was).
+
+        It runs in the thread that abandons; one that raises is logged.
+        """
+        with self._lock:
+            if not self.abandoned:
+                self._abandon_callbacks.append(callback)
+                return
+        _run_all([callback])
 
     def capture(self, event: Any) -> None:
         """Hand ``event`` to ``on_capture``; the broker calls it for ``capture_topic`` events."""
         if self._capture is None:
-            raise ValueError(f"{self!r} captures nothing: it has no capture_topic")
+            raise ArgumentError(
+                f"{self!r} captures nothing: it has no capture_topic", "capture_topic", None
+            )
         self._capture(event)
 
     def __repr__(self) -> str:
@@ -199,7 +231,7 @@ def _run_all(callbacks: list[Callable[[], object]]) -> None:
         except BaseException:
             # The releasing thread is usually a pool worker: a bad callback must neither
             # stop it nor skip the releases that follow (a BaseException included).
-            logger.exception("Idle callback %r failed", callback)
+            logger.exception("Tracker callback (idle or abandon) %r failed", callback)
 
 
 Lineage = tuple[WorkTracker, ...]

@@ -1,6 +1,8 @@
 """Machine memory: workflow state with leased, fenced locks.
 
 ``IMachineMemory`` is the contract; ``ConcurrentMachineMemory`` its in-process implementation.
+Internal: import the public names from :mod:`arvo_concurrent`, which re-exports them
+from here. The files of this package may change without notice.
 """
 
 from __future__ import annotations

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+import msgspec
+from msgspec.structs import force_setattr
 
 from arvo_concurrent.memory.errors import MemoryConfigError
 
 __all__ = ["MemoryConfig"]
+
+# The number fields: (name, minimum, whether the minimum itself is allowed).
+_NUMBERS = (
+    ("lock_initial_delay_ms", 0.0, True),
+    ("lock_backoff_exponent", 1.0, True),
+    ("lock_ttl_ms", 0.0, False),
+)
 
 
 def _check_number(parameter: str, value: object, minimum: float, inclusive: bool) -> float:
@@ -19,9 +28,11 @@ def _check_number(parameter: str, value: object, minimum: float, inclusive: bool
     raise MemoryConfigError(parameter, value, f"a finite number {bound}")
 
 
-@dataclass(frozen=True)
-class MemoryConfig:
+class MemoryConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Lock retry budget, lease TTL and cleanup switch, checked once at construction.
+
+    Like every configuration of the library, a frozen Struct whose ``__post_init__``
+    checks each field (the numbers are stored as floats).
 
     Attributes:
         lock_max_retries: retries after the first lock attempt.
@@ -37,37 +48,40 @@ class MemoryConfig:
     lock_ttl_ms: float
     enable_cleanup: bool
 
-    @classmethod
-    def validated(
-        cls,
-        lock_max_retries: object,
-        lock_initial_delay_ms: object,
-        lock_backoff_exponent: object,
-        lock_ttl_ms: object,
-        enable_cleanup: object,
-    ) -> MemoryConfig:
-        """Check every value and build the config.
+    def __post_init__(self) -> None:
+        """Check every field, in declaration order but ``enable_cleanup`` second.
 
         Raises:
             MemoryConfigError: naming the first parameter whose value is wrong.
         """
-        if (
-            not isinstance(lock_max_retries, int)
-            or isinstance(lock_max_retries, bool)
-            or lock_max_retries < 0
-        ):
-            raise MemoryConfigError("lock_max_retries", lock_max_retries, "an int >= 0")
-        if not isinstance(enable_cleanup, bool):
-            raise MemoryConfigError("enable_cleanup", enable_cleanup, "a bool")
+        retries: object = self.lock_max_retries
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise MemoryConfigError("lock_max_retries", retries, "an int >= 0")
+        cleanup: object = self.enable_cleanup
+        if not isinstance(cleanup, bool):
+            raise MemoryConfigError("enable_cleanup", cleanup, "a bool")
+        for name, minimum, inclusive in _NUMBERS:
+            force_setattr(self, name, _check_number(name, getattr(self, name), minimum, inclusive))
+
+    @classmethod
+    def validated(
+        cls,
+        lock_max_retries: int,
+        lock_initial_delay_ms: float,
+        lock_backoff_exponent: float,
+        lock_ttl_ms: float,
+        enable_cleanup: bool,
+    ) -> MemoryConfig:
+        """The config of the memories' arguments, in their order; checked as any other.
+
+        Raises:
+            MemoryConfigError: naming the first parameter whose value is wrong.
+        """
         return cls(
             lock_max_retries=lock_max_retries,
-            lock_initial_delay_ms=_check_number(
-                "lock_initial_delay_ms", lock_initial_delay_ms, 0.0, inclusive=True
-            ),
-            lock_backoff_exponent=_check_number(
-                "lock_backoff_exponent", lock_backoff_exponent, 1.0, inclusive=True
-            ),
-            lock_ttl_ms=_check_number("lock_ttl_ms", lock_ttl_ms, 0.0, inclusive=False),
+            lock_initial_delay_ms=lock_initial_delay_ms,
+            lock_backoff_exponent=lock_backoff_exponent,
+            lock_ttl_ms=lock_ttl_ms,
             enable_cleanup=enable_cleanup,
         )
 

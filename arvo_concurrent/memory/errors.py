@@ -6,7 +6,7 @@ closest standard exception, and carries the machine id (or parameter) it is abou
 
 from __future__ import annotations
 
-from arvo_concurrent.errors import ArvoConcurrentError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, WaitTimeoutError
 
 __all__ = [
     "FencingError",
@@ -38,18 +38,17 @@ class MachineIdError(ArvoConcurrentError, ValueError):
         self.machine_id = machine_id
 
 
-class MemoryConfigError(ArvoConcurrentError, ValueError):
-    """A ``ConcurrentMachineMemory`` parameter had a bad value.
+class MemoryConfigError(ArgumentError):
+    """A ``ConcurrentMachineMemory`` parameter had a bad value (a ValueError).
 
     Attributes:
-        parameter: the parameter's name (``"lock_ttl_ms"``...).
+        parameter: the parameter's name (``"lock_ttl_ms"``...), also ``name``.
         value: the value that was refused.
     """
 
     def __init__(self, parameter: str, value: object, requirement: str) -> None:
-        super().__init__(f"{parameter} must be {requirement}, got {value!r}")
+        super().__init__(f"{parameter} must be {requirement}, got {value!r}", parameter, value)
         self.parameter = parameter
-        self.value = value
 
 
 class MemoryDataError(ArvoConcurrentError, TypeError):
@@ -103,19 +102,20 @@ class FencingError(ArvoConcurrentError, RuntimeError):
         self.fence = fence
 
 
-class MemoryTimeoutError(ArvoConcurrentError, TimeoutError):
+class MemoryTimeoutError(WaitTimeoutError):
     """The memory actor did not answer in time (it is overloaded or stuck).
 
     Attributes:
         machine_id: the id of the operation, or None for operations on every id.
         operation: the operation that timed out.
-        timeout_s: how long the caller waited, in seconds.
+        timeout_s: how long the caller waited, in seconds (also ``timeout``).
     """
 
     def __init__(self, machine_id: str | None, operation: str, timeout_s: float) -> None:
         target = "every machine" if machine_id is None else f"machine {machine_id!r}"
         super().__init__(
-            f"Machine memory did not answer the {operation} of {target} within {timeout_s:g} s"
+            f"Machine memory did not answer the {operation} of {target} within {timeout_s:g} s",
+            timeout_s,
         )
         self.machine_id = machine_id
         self.operation = operation

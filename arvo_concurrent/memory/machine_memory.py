@@ -14,7 +14,7 @@ import pykka
 
 from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
 from arvo_concurrent.actors.scheduler import Scheduler, acquire_shared_scheduler
-from arvo_concurrent.errors import ClosedError
+from arvo_concurrent.errors import ClosedError, WaitTimeoutError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
 from arvo_concurrent.memory.copying import copy_state
@@ -31,7 +31,7 @@ from arvo_concurrent.memory.messages import (
 )
 from arvo_concurrent.memory.owner import current_owner
 from arvo_concurrent.memory.pending import PendingLock
-from arvo_concurrent.memory.reply import Reply, ReplyTimeout
+from arvo_concurrent.memory.reply import Reply
 
 __all__ = ["ConcurrentMachineMemory"]
 
@@ -366,14 +366,14 @@ class ConcurrentMachineMemory(Closeable):
             left = answer_by - time.monotonic()
             try:
                 return reply.wait(min(max(left, 0.0), _CLOSED_POLL_S))
-            except ReplyTimeout:
+            except WaitTimeoutError:
                 pass
             if self._closed and (left <= 0 or self._actor_ended()):
                 # The actor answers nothing once its thread has ended: take an answer it
                 # gave just before, else this one was queued too late.
                 try:
                     return reply.wait(0)
-                except ReplyTimeout:
+                except WaitTimeoutError:
                     raise ClosedError("memory") from None
             if left <= 0:
                 raise MemoryTimeoutError(machine_id, operation, timeout_s)

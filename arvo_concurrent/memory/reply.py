@@ -10,13 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Generic, TypeVar
 
-__all__ = ["Reply", "ReplyTimeout"]
+from arvo_concurrent.errors import WaitTimeoutError
+
+__all__ = ["Reply"]
 
 T = TypeVar("T")
-
-
-class ReplyTimeout(Exception):  # noqa: N818 - internal signal, turned into a public error
-    """The actor did not answer within the wait's timeout."""
 
 
 class Reply(Generic[T]):
@@ -50,11 +48,12 @@ class Reply(Generic[T]):
         """Block until the answer arrives, at most ``timeout`` seconds.
 
         Raises:
-            ReplyTimeout: when no answer came in time.
+            WaitTimeoutError: when no answer came in time (the memory's callers turn
+                it into a :class:`~arvo_concurrent.memory.errors.MemoryTimeoutError`).
             Exception: the error given to :meth:`fail`.
         """
         if not self._done.acquire(timeout=timeout):
-            raise ReplyTimeout
+            raise WaitTimeoutError(f"No answer from the memory actor within {timeout:g} s", timeout)
         if self._error is not None:
             raise self._error
         return self._value

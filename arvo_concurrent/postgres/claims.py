@@ -41,6 +41,7 @@ class Claim(WorkTracker):
 
     __slots__ = (
         "attempt",
+        "dropped",
         "event",
         "failures",
         "final",
@@ -84,6 +85,7 @@ class Claim(WorkTracker):
         self.final_text: str | None = None
         self.failures: list[tuple[Exception, Any]] = []
         self.retry: tuple[float, Exception] | None = None
+        self.dropped = False  # not run: its lineage was abandoned
         self.outbox = Outbox(conninfo)
 
     def add(self, n: int = 1) -> None:
@@ -116,20 +118,27 @@ class ClaimPublisher:
 
     Nothing goes out while the handler runs: the outputs are inserted when the event
     settles, in the same statement that marks it done (so an event that dies before
-    that leaves no output behind). Attributes the pipeline reads: ``lineage`` (where
+    that leaves no output behind). An output for a topic no process serves is refused
+    at once, as the in-process broker does (``refuse`` reports it and says so); the
+    lineage's final event never is. Attributes the pipeline reads: ``lineage`` (where
     errors are recorded), ``attempt`` (this delivery's attempt number) and
     ``retry_later`` (a retry goes back to the queue instead of waiting in the worker).
     """
 
-    __slots__ = ("attempt", "claim", "lineage")
+    __slots__ = ("attempt", "claim", "lineage", "refuse")
 
-    def __init__(self, claim: Claim, lineage: Lineage) -> None:
+    def __init__(
+        self, claim: Claim, lineage: Lineage, refuse: Callable[[Any, Lineage], bool]
+    ) -> None:
         self.claim = claim
         self.lineage = lineage
         self.attempt = claim.attempt
+        self.refuse = refuse
 
     def __call__(self, event: Any) -> None:
-        """Publish ``event`` once the handled event settles."""
+        """Publish ``event`` once the handled event settles (unless its topic is unserved)."""
+        if getattr(event, "to", None) != self.claim.reply_to and self.refuse(event, self.lineage):
+            return
         self.claim.keep(event)
 
     def retry_later(self, delay_s: float, error: Exception) -> None:

@@ -5,8 +5,10 @@ counting the lineage's events not yet settled. The settling that brings the coun
 zero NOTIFYs ``l:<id>``; the resolving process then reads the row (the final event and
 the errors reported for the lineage, in any process), hands them to its trackers and
 releases them. The rows read are deleted later, in batches, so a resolve waits for no
-commit of its own. Every method is thread-safe; only the ones that take a ``run``
-statement runner block, for one round trip.
+commit of its own. A resolve that gives up (:meth:`Lineages.forsake`) is no longer
+waited for; the transport marks its row abandoned for the other processes. Every
+method is thread-safe; only the ones that take a ``run`` statement runner block, for
+one round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.broker.errors import EventDroppedError
+from arvo_concurrent.broker.errors import BrokerErrorHandler, EventDroppedError
 from arvo_concurrent.broker.tracking import WorkTracker
 from arvo_concurrent.postgres.claims import encode_event
 from arvo_concurrent.postgres.errors import RemoteHandlerError
@@ -27,7 +29,6 @@ from arvo_concurrent.postgres.queue_statements import QueueStatements
 __all__ = ["Lineages", "decode_or_none", "encode_errors"]
 
 Run = Callable[[str, Any, Mapping[str, Any]], list[tuple[Any, ...]]]
-Report = Callable[[Exception, Any], None]
 
 
 class _Waiting:
@@ -48,7 +49,7 @@ class Lineages:
         report: where a capture callback's error goes (the broker's report).
     """
 
-    def __init__(self, statements: QueueStatements, report: Report) -> None:
+    def __init__(self, statements: QueueStatements, report: BrokerErrorHandler) -> None:
         self._sql = statements
         self._report = report
         self._lock = threading.Lock()
@@ -80,12 +81,26 @@ class Lineages:
             return lineage_id in self._waiting
 
     def waiting(self) -> list[str]:
-        """The ids still waited for; those of abandoned resolves (timed out) are dropped."""
+        """The ids still waited for."""
         with self._lock:
-            for lineage_id, waiter in list(self._waiting.items()):
-                if any(tracker.abandoned for tracker in waiter.trackers):
-                    del self._waiting[lineage_id]  # its events run on; the purge drops its row
             return list(self._waiting)
+
+    def forsake(self, lineage_id: str) -> None:
+        """A tracker of ``lineage_id`` was abandoned: stop waiting for the lineage.
+
+        Nobody waits for the abandoned trackers any more; any other one is released,
+        recording why (an :class:`EventDroppedError`, reason ``"abandoned"``), as the
+        in-process broker's trackers are when the lineage's events are dropped. Never blocks.
+        """
+        with self._lock:
+            waiter = self._waiting.pop(lineage_id, None)
+        if waiter is None:
+            return
+        error = EventDroppedError(waiter.event, waiter.event.to, "abandoned")
+        for tracker in waiter.trackers:
+            if not tracker.abandoned:
+                tracker.record_error(error, waiter.event)
+                tracker.done()
 
     def collect(self, run: Run, ids: list[str]) -> None:
         """Finish the lineages among ``ids`` whose events all settled (one read)."""

@@ -65,6 +65,25 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (topic, event_source, event_id)
     );
     """,
+    # 2: what keeps the in-process rules over the queue: events dropped unrun ('dropped':
+    # their resolve was abandoned), the lineage's events counted against max_hops and its
+    # abandonment, and the topics each process serves (for the routing check).
+    """
+    ALTER TABLE {schema}.queue_event DROP CONSTRAINT queue_event_status_check,
+        ADD CONSTRAINT queue_event_status_check
+            CHECK (status IN ('ready', 'running', 'done', 'dead', 'dropped'));
+    ALTER TABLE {schema}.queue_lineage
+        ADD COLUMN events int NOT NULL DEFAULT 1,
+        ADD COLUMN abandoned boolean NOT NULL DEFAULT false;
+    -- A process's subscription, renewed with its leases: a topic is served while a row of
+    -- it was seen within the last lease period.
+    CREATE TABLE {schema}.queue_subscription (
+        topic text NOT NULL,
+        worker text NOT NULL,
+        seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (topic, worker)
+    );
+    """,
 )
 
 QUEUE_VERSION = len(_MIGRATIONS)

@@ -5,7 +5,8 @@ connection): publishing, claiming a batch for every topic's free slots, and sett
 (mark the event done, dead or due again, insert what its handler published, count the
 lineage, mark the event consumed, NOTIFY) all at once. Every time comparison reads
 the database clock. Notifications are signals: ``t:<topic>`` says that topic has
-ready events, ``l:<lineage id>`` that a lineage's last event settled.
+ready events, ``l:<lineage id>`` that a lineage's last event settled, ``a:<lineage id>``
+that its resolve was abandoned.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ SELECT pg_notify(%(channel)s, 't:' || topic) FROM event
 """
 
 # Up to slots[i] ready events of topics[i], oldest due first, skipping rows another
-# claimer holds; the last column says whether the event was consumed before.
+# claimer holds; the last columns say whether the event was consumed before and whether
+# its lineage was abandoned.
 _CLAIM = (
     """
 UPDATE {queue} q SET status = 'running', attempts = q.attempts + 1, locked_by = %(me)s,
@@ -52,15 +54,22 @@ RETURNING q.id, q.topic, q.event, q.attempts, q.lineage_id, q.reply_to,
     %(dedup)s AND EXISTS (
         SELECT 1 FROM {consumed} d
         WHERE d.topic = q.topic AND d.event_source = q.event_source AND d.event_id = q.event_id
+    ),
+    q.lineage_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM {lineage} l WHERE l.id = q.lineage_id AND l.abandoned
     )
 """
 )
 
-# Settles event %(id)s, held by %(me)s, as %(status)s: 'done', 'dead', or 'ready' again
-# after %(delay_ms)s. Only a 'done' event that was not consumed before (or with dedup
-# off) publishes its outputs and final event; the outputs marked mine go straight to
-# 'running' for this process, which runs them without a claim. Returns (settled,
-# took effect, ids of the outputs kept, their event ids).
+# Settles event %(id)s, held by %(me)s, as %(status)s: 'done', 'dead', 'dropped' (not
+# run), or 'ready' again after %(delay_ms)s. Only a 'done' event that was not consumed
+# before (or with dedup off) publishes its outputs and final event; the outputs marked
+# mine go straight to 'running' for this process, which runs them without a claim. In a
+# lineage (a resolve's), the outputs past %(max_hops)s events are not inserted but
+# recorded as HopLimitErrors, and none is inserted once the lineage was abandoned (its
+# row is locked first, so that concurrent settlings count exactly). Returns (settled,
+# took effect, notified, ids of the outputs kept, their event ids, the outputs the
+# lineage had room for (NULL: no lineage), whether it was abandoned).
 _SETTLE = (
     """
 WITH settled AS (
@@ -83,6 +92,12 @@ effect AS (
     SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM settled)
         AND (%(status)s <> 'done' OR NOT %(dedup)s OR EXISTS (SELECT 1 FROM fresh))
 ),
+hop AS (
+    SELECT abandoned, CASE WHEN abandoned THEN 0 ELSE greatest(%(max_hops)s - events, 0) END
+        AS room
+    FROM {lineage} WHERE id = %(lineage)s AND EXISTS (SELECT 1 FROM settled)
+    FOR UPDATE
+),
 outputs AS (
     INSERT INTO {queue} (topic, event, event_id, event_source, lineage_id, reply_to,
                          status, attempts, locked_by, locked_until)
@@ -94,18 +109,27 @@ outputs AS (
     + _LEASE
     + """ END
     FROM unnest(%(o_topics)s::text[], %(o_events)s::text[], %(o_ids)s::text[],
-                %(o_sources)s::text[], %(o_mine)s::bool[])
-        AS o(topic, event, event_id, source, mine)
+                %(o_sources)s::text[], %(o_mine)s::bool[]) WITH ORDINALITY
+        AS o(topic, event, event_id, source, mine, n)
     WHERE %(status)s = 'done' AND EXISTS (SELECT 1 FROM effect)
+        AND o.n <= coalesce((SELECT room FROM hop), o.n)
     RETURNING id, topic, event_id, status
 ),
 lineage AS (
     UPDATE {lineage} SET
         pending = pending - CASE WHEN %(status)s = 'ready' THEN 0 ELSE 1 END
             + (SELECT count(*) FROM outputs)::int,
+        events = events + (SELECT count(*) FROM outputs)::int,
         final = CASE WHEN EXISTS (SELECT 1 FROM effect) THEN coalesce(%(final)s, final)
                      ELSE final END,
-        errors = errors || %(errors)s::jsonb
+        errors = errors || %(errors)s::jsonb || coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                'type', 'HopLimitError', 'event', o.event, 'message', format(
+                    'Hop limit reached: the lineage of this event already published %%s '
+                    'events (max_hops=%%s); it is not routed', events, %(max_hops)s)))
+            FROM unnest(%(o_events)s::text[]) WITH ORDINALITY AS o(event, n), hop
+            WHERE NOT hop.abandoned AND o.n > hop.room AND EXISTS (SELECT 1 FROM effect)
+        ), '[]')
     WHERE id = %(lineage)s AND EXISTS (SELECT 1 FROM settled)
     RETURNING id, pending
 ),
@@ -118,7 +142,8 @@ wake AS (
 SELECT (SELECT count(*) FROM settled), (SELECT count(*) FROM effect),
     (SELECT count(*) FROM wake),
     (SELECT array_agg(id) FROM outputs WHERE status = 'running'),
-    (SELECT array_agg(event_id) FROM outputs WHERE status = 'running')
+    (SELECT array_agg(event_id) FROM outputs WHERE status = 'running'),
+    (SELECT room FROM hop), coalesce((SELECT abandoned FROM hop), false)
 """
 )
 
@@ -156,6 +181,26 @@ _COLLECT = """
 SELECT id, final, errors FROM {lineage} WHERE id = ANY(%(ids)s) AND pending <= 0
 """
 
+# A resolve gave up: the lineage's events still queued are dropped when claimed, and the
+# settlings insert none of its outputs. Every process hears of it (a:<id>).
+_ABANDON = """
+WITH marked AS (
+    UPDATE {lineage} SET abandoned = true WHERE id = %(lineage)s RETURNING id
+)
+SELECT pg_notify(%(channel)s, 'a:' || id) FROM marked
+"""
+
+# Records (or renews, with the leases) the topics this process serves, and reads the
+# topics served: those some process subscribed to within the routing window.
+_SERVED = """
+WITH renewed AS (
+    INSERT INTO {subscription} (topic, worker) SELECT unnest(%(topics)s::text[]), %(me)s
+    ON CONFLICT (topic, worker) DO UPDATE SET seen_at = clock_timestamp()
+)
+SELECT DISTINCT topic FROM {subscription}
+WHERE seen_at > clock_timestamp() - %(window_s)s * interval '1 second'
+"""
+
 _FORGET = "DELETE FROM {lineage} WHERE id = ANY(%(ids)s)"
 
 _DEAD = """
@@ -181,7 +226,7 @@ _COUNTS = "SELECT status, count(*)::int FROM {queue} GROUP BY status"
 
 _PURGE = """
 WITH old_events AS (
-    DELETE FROM {queue} WHERE status = 'done'
+    DELETE FROM {queue} WHERE status IN ('done', 'dropped')
         AND updated_at < clock_timestamp() - %(retention_s)s * interval '1 second'
 ),
 old_marks AS (
@@ -189,9 +234,15 @@ old_marks AS (
     WHERE consumed_at < clock_timestamp() - %(retention_s)s * interval '1 second'
 ),
 old_lineages AS (
-    -- Those whose resolving process went away before it collected them.
+    -- Those whose resolving process went away before it collected them, and those
+    -- abandoned whose events all settled.
     DELETE FROM {lineage}
     WHERE created_at < clock_timestamp() - %(retention_s)s * interval '1 second'
+        OR (abandoned AND pending <= 0)
+),
+old_subscriptions AS (
+    DELETE FROM {subscription}
+    WHERE seen_at < clock_timestamp() - %(subscribed_s)s * interval '1 second'
 )
 SELECT 1
 """
@@ -204,12 +255,14 @@ class QueueStatements:
     Attributes:
         publish: insert one event (and its lineage row when it has one); notify.
         claim: take ready events for every topic's free slots, as ``(id, topic, event,
-            attempts, lineage_id, reply_to, consumed before)`` rows.
+            attempts, lineage_id, reply_to, consumed before, lineage abandoned)`` rows.
         settle: see ``_SETTLE``; one row.
         heartbeat: renew every lease this process holds.
         reclaim: make events whose lease lapsed ready again; notify their topics.
         release: give back claimed events never started; notify.
         collect: the settled lineages among ``ids``; forget: delete lineages.
+        abandon: mark a lineage abandoned; notify.
+        served: record or renew the topics this process serves; list the topics served.
         dead: list dead events; requeue: make dead events ready again.
         counts: events per status. purge: forget what is older than the retention.
     """
@@ -222,6 +275,8 @@ class QueueStatements:
     release: bytes
     collect: bytes
     forget: bytes
+    abandon: bytes
+    served: bytes
     dead: bytes
     requeue: bytes
     counts: bytes
@@ -234,6 +289,7 @@ class QueueStatements:
             "queue": sql.Identifier(schema, "queue_event"),
             "lineage": sql.Identifier(schema, "queue_lineage"),
             "consumed": sql.Identifier(schema, "queue_consumed"),
+            "subscription": sql.Identifier(schema, "queue_subscription"),
         }
 
         def compose(text: str) -> bytes:
@@ -249,6 +305,8 @@ class QueueStatements:
             release=compose(_RELEASE),
             collect=compose(_COLLECT),
             forget=compose(_FORGET),
+            abandon=compose(_ABANDON),
+            served=compose(_SERVED),
             dead=compose(_DEAD),
             requeue=compose(_REQUEUE),
             counts=compose(_COUNTS),

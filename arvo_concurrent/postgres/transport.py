@@ -21,7 +21,18 @@ middleware, retries); the transport feeds its pools from the shared queue table:
   makes its events ready again.
 * ``resolve`` counts its lineage in a row of its own; the settling that brings the
   count to zero notifies the resolving process, which collects the final event and
-  the lineage's errors.
+  the lineage's errors. The row also counts the lineage's events against the broker's
+  ``max_hops`` (the outputs past it are not inserted: ``HopLimitError``), and records
+  an abandoned resolve (timed out, or its future cancelled): from then on the
+  lineage's outputs are not inserted, and its events still queued are dropped unrun
+  (status ``dropped``) when a process reaches them, each reported as an
+  ``EventDroppedError`` with reason ``"abandoned"``.
+* Routing: each process records the topics it serves, renewed with its leases. A
+  publish to a topic that no process served within ``routing_window_s`` is not
+  inserted but reported as a ``RoutingError`` (to the lineage too), as in-process; one
+  that a process served lately waits in the queue for its next subscriber. The served
+  topics are cached and read again with the leases, or at once on a miss: the happy
+  path costs a set lookup.
 
 Delivery is at least once: an event whose process died before it settled runs again.
 Handlers that use a :class:`~arvo_concurrent.postgres.PostgresMachineMemory` on the
@@ -31,6 +42,7 @@ same database get exactly-once steps (see :mod:`~arvo_concurrent.postgres.outbox
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -47,8 +59,9 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from arvo_concurrent.actors.lifecycle import remaining
 from arvo_concurrent.arvo.event import ArvoEvent
 from arvo_concurrent.broker.broker import Delivery
+from arvo_concurrent.broker.errors import EventDroppedError, HopLimitError, RoutingError
 from arvo_concurrent.broker.tracking import Lineage
-from arvo_concurrent.errors import ArvoConcurrentError, ClosedError
+from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, ClosedError
 from arvo_concurrent.postgres.claims import Claim, ClaimPublisher, encode_event
 from arvo_concurrent.postgres.dead_letters import DeadLetter
 from arvo_concurrent.postgres.errors import QueueBackendError, QueueEncodingError
@@ -74,6 +87,9 @@ _CONNECTION_TIMEOUT_S = 30.0
 _PURGE_EVERY_S = 60.0
 # A topic's events held by a process (running or waiting in its pool), in prefetches.
 _LOCAL_BACKLOG = 2
+# The abandoned lineages a process remembers (their events waiting in its pools are
+# dropped); the oldest are forgotten first. The queue itself remembers them all.
+_ABANDONED_KEPT = 4096
 
 
 class _Slots:
@@ -114,11 +130,17 @@ class PostgresTransport:
             NOTIFY came (retries due, events whose lease lapsed, a lost notification).
         dedup: skip an event whose (topic, source, id) was consumed already.
         retention_s: how long done events and consumed marks are kept.
+        routing_window_s: a publish to a topic that no process subscribed to within
+            this window (default: 7 days) is refused as a :class:`RoutingError`, not
+            queued; an event for a topic served within it waits for a subscriber,
+            however long. The lease period (``lease_ms / 1000``) gives the in-process
+            rule: only topics served now. None: nothing is refused (events for any
+            topic wait), for a process that queues work for services not deployed yet.
         max_connections: the size of the pool the transport opens (default: the sum
             of the prefetches, plus two).
 
     Raises:
-        ValueError: a bad setting (the message names it).
+        ArgumentError: a bad setting (a ValueError; the message and ``name`` name it).
         QueueBackendError: the database could not be reached.
         SchemaError: ``create_schema=False`` and the tables are missing or older.
     """
@@ -134,6 +156,7 @@ class PostgresTransport:
         poll_interval_s: float = 1.0,
         dedup: bool = True,
         retention_s: float = 7 * 86_400.0,
+        routing_window_s: float | None = 7 * 86_400.0,
         max_connections: int | None = None,
     ) -> None:
         durations = {
@@ -141,6 +164,8 @@ class PostgresTransport:
             "poll_interval_s": poll_interval_s,
             "retention_s": retention_s,
         }
+        if routing_window_s is not None:
+            durations["routing_window_s"] = routing_window_s
         _check_settings(conninfo, pool, schema, durations)
         self._schema = schema
         self._sql = QueueStatements.for_schema(schema)
@@ -150,6 +175,7 @@ class PostgresTransport:
         self._poll_s = float(poll_interval_s)
         self._dedup = bool(dedup)
         self._retention_s = float(retention_s)
+        self._routing_window_s = None if routing_window_s is None else float(routing_window_s)
         self._max_connections = max_connections
         if pool is None:
             assert conninfo is not None
@@ -177,6 +203,8 @@ class PostgresTransport:
         self._lock = threading.Lock()
         self._slots: dict[str, _Slots] = {}
         self._lineages = Lineages(self._sql, self._report)
+        self._abandoned: dict[str, None] = {}  # an ordered set, bounded
+        self._served: frozenset[str] = frozenset()  # topics some process served lately
         self._wake = threading.Event()
         self._due_at = math.inf
         self._purged_at = -math.inf
@@ -201,7 +229,9 @@ class PostgresTransport:
     def attach(self, broker: ConcurrentEventBroker) -> None:
         """Serve ``broker``: start listening and feeding. Called once, by the broker."""
         if self._broker is not None:
-            raise ValueError("A PostgresTransport serves one broker; make one per broker")
+            raise ArgumentError(
+                "A PostgresTransport serves one broker; make one per broker", "broker", broker
+            )
         if self._closed:
             raise ClosedError("transport")
         self._broker = broker
@@ -216,6 +246,9 @@ class PostgresTransport:
 
         def run(event: Any, publish: Publish) -> object:
             claim = getattr(publish, "claim", None)
+            if isinstance(claim, Claim) and claim.lineage_id in self._abandoned:
+                claim.dropped = True  # settled as 'dropped', and reported then
+                return None
             token = current_outbox.set(claim.outbox if isinstance(claim, Claim) else None)
             try:
                 return fn(event, publish)
@@ -225,10 +258,18 @@ class PostgresTransport:
         return run
 
     def subscribed(self, topic: str, pool: HandlerPool) -> None:
-        """Feed ``pool`` the ready events of ``topic``."""
+        """Feed ``pool`` the ready events of ``topic``; record that this process serves it.
+
+        Blocks for one round trip; when that fails, it is reported and the next renewal
+        of the leases records it.
+        """
         with self._lock:
             self._slots[topic] = _Slots(pool)
             wanted = sum(slots.pool.prefetch for slots in self._slots.values()) + 2
+        try:
+            self._read_served()
+        except ArvoConcurrentError as error:
+            self._report(error, None)
         if self._owns_pool and self._max_connections is None:
             self._pool.resize(min_size=1, max_size=max(wanted, 4))
         self._wake.set()
@@ -241,12 +282,19 @@ class PostgresTransport:
     def send(self, event: Any, lineage: Lineage) -> None:
         """Insert ``event`` into the queue; ``lineage[1:]`` wait for its whole lineage.
 
-        Blocks for one round trip. Raises:
+        Blocks for one round trip. An event for a topic no process served within
+        ``routing_window_s`` is not queued but reported as a :class:`RoutingError` (to
+        ``lineage`` and ``on_error``), as the in-process broker does. A tracker that is
+        abandoned marks the lineage abandoned in the queue, for every process.
+
+        Raises:
             InvalidEventError / QueueEncodingError: the event cannot be queued.
             QueueBackendError: the database failed (the event may or may not be queued).
             ClosedError: the transport is closed.
         """
         text = encode_event(event)
+        if self._refused(event, lineage):
+            return
         trackers = lineage[1:]
         lineage_id = self._lineages.open(event, trackers)
         params = {
@@ -264,6 +312,10 @@ class PostgresTransport:
             if lineage_id is not None:
                 self._lineages.cancel(lineage_id)
             raise
+        if lineage_id is not None:
+            abandon = functools.partial(self._abandon, lineage_id, event)
+            for tracker in trackers:
+                tracker.when_abandoned(abandon)
 
     def take_back(self, item: Delivery) -> bool:
         """Give an event claimed but never started back to the queue (at close)."""
@@ -335,8 +387,12 @@ class PostgresTransport:
         return sorted(rows[0][0] or []) if rows else []
 
     def counts(self) -> dict[str, int]:
-        """The events of the queue per status (``ready``, ``running``, ``done``, ``dead``)."""
-        counts = dict.fromkeys(("ready", "running", "done", "dead"), 0)
+        """The events of the queue per status.
+
+        ``ready``, ``running``, ``done``, ``dead``, and ``dropped`` (not run: their
+        resolve was abandoned).
+        """
+        counts = dict.fromkeys(("ready", "running", "done", "dead", "dropped"), 0)
         counts.update({row[0]: row[1] for row in self._run("counts", self._sql.counts, {})})
         return counts
 
@@ -401,7 +457,7 @@ class PostgresTransport:
             self._deliver(row)
 
     def _deliver(self, row: Row) -> None:
-        row_id, topic, text, attempt, lineage_id, reply_to, consumed = row
+        row_id, topic, text, attempt, lineage_id, reply_to, consumed, abandoned = row
         try:
             event = ArvoEvent.from_json(text)
         except Exception as error:  # noqa: BLE001 - a corrupt row must not stop the feeder
@@ -410,8 +466,13 @@ class PostgresTransport:
         claim = self._claim_for(
             row_id, topic, event, attempt=attempt, lineage_id=lineage_id, reply_to=reply_to
         )
-        if consumed:
-            self._settle(claim)  # a second delivery of a consumed event: done, no effect
+        if abandoned:
+            claim.dropped = True
+            self._remember_abandoned(lineage_id)
+        if consumed or abandoned:
+            # A second delivery of a consumed event: done, no effect. An event of an
+            # abandoned lineage: dropped unrun.
+            self._settle(claim)
         else:
             self._submit(claim)
 
@@ -446,7 +507,7 @@ class PostgresTransport:
             slots = self._slots.get(claim.topic)
         broker.tracker.add()
         if slots is not None and slots.pool.submit(
-            Delivery(claim.event, lineage, ClaimPublisher(claim, lineage))
+            Delivery(claim.event, lineage, ClaimPublisher(claim, lineage, self._refused))
         ):
             return
         broker.tracker.done()
@@ -460,6 +521,7 @@ class PostgresTransport:
         if holding:
             self._run("heartbeat", self._sql.heartbeat, params)
         self._run("reclaim", self._sql.reclaim, params)
+        self._read_served()
         if waiting:
             # A lost notification costs one poll, not a hang.
             self._lineages.collect(self._run, waiting)
@@ -467,7 +529,9 @@ class PostgresTransport:
         now = time.monotonic()
         if now >= self._purged_at + _PURGE_EVERY_S:
             self._purged_at = now
-            self._run("purge", self._sql.purge, {"retention_s": self._retention_s})
+            retention = max(self._retention_s, self._routing_window_s or 0.0)
+            params = {"retention_s": self._retention_s, "subscribed_s": retention}
+            self._run("purge", self._sql.purge, params)
 
     # -- settling ------------------------------------------------------------------------
 
@@ -481,6 +545,7 @@ class PostgresTransport:
         outputs = claim.outputs if status == "done" else []
         mine = self._reserve([output.to for output in outputs])
         kept: dict[str, int] = {}
+        row: Row | None = None
         try:
             row = self._commit(claim, self._settle_params(claim, status, delay_ms, error, mine))
             if row is not None and row[3]:
@@ -490,7 +555,10 @@ class PostgresTransport:
         finally:
             for after in claim.outbox.after:
                 after()
-            self._free(claim.topic, [o.to for o, m in zip(outputs, mine, strict=True) if m], kept)
+            reserved = [(o.to, str(o.id)) for o, m in zip(outputs, mine, strict=True) if m]
+            self._free(claim.topic, reserved, kept)
+        if row is not None and row[0]:
+            self._report_refused(claim, outputs, row)
         if status == "ready":
             self._due(delay_ms / 1000)
         for output in outputs:
@@ -530,8 +598,29 @@ class PostgresTransport:
             "o_mine": mine,
             "final": claim.final_text,
             "errors": self._lineage_errors(claim),
+            "max_hops": self._max_hops(),
             "channel": self._channel,
         }
+
+    def _report_refused(self, claim: Claim, outputs: list[Any], row: Row) -> None:
+        """Report what the settling of ``claim`` did not insert (its ``row`` says)."""
+        room, abandoned = row[5], row[6]
+        if claim.dropped:
+            self._report(EventDroppedError(claim.event, claim.topic, "abandoned"), claim.event)
+        if abandoned:
+            self._remember_abandoned(claim.lineage_id)
+        if not row[1] or room is None or room >= len(outputs):
+            return
+        for output in outputs[room:]:
+            if abandoned:
+                self._report(EventDroppedError(output, output.to, "abandoned"), output)
+            else:  # recorded on the lineage by the settling itself
+                self._report(HopLimitError(output, self._max_hops()), output)
+
+    def _max_hops(self) -> int:
+        broker = self._broker
+        assert broker is not None
+        return broker.max_hops
 
     def _commit(self, claim: Claim, params: dict[str, Any]) -> Row | None:
         """Run the settling statement, in one transaction with the outbox's statements."""
@@ -615,14 +704,16 @@ class PostgresTransport:
                     mine[i] = True
         return mine
 
-    def _free(self, topic: str, reserved: list[str], kept: Mapping[str, int]) -> None:
+    def _free(self, topic: str, reserved: list[tuple[str, str]], kept: Mapping[str, int]) -> None:
         """Release the settled event's slot, and the reservations no output took.
 
-        The outputs reserved are inserted as this process's all together or not at all.
+        ``reserved``: the (topic, event id) of each output reserved; ``kept``: the ids
+        of those inserted as this process's (all, or none, or the first ones up to the
+        hop limit).
         """
         unused: dict[str, int] = {topic: 1}
-        if not kept:
-            for reserved_topic in reserved:
+        for reserved_topic, event_id in reserved:
+            if event_id not in kept:
                 unused[reserved_topic] = unused.get(reserved_topic, 0) + 1
         self._unreserve(unused)
 
@@ -672,6 +763,7 @@ class PostgresTransport:
             "o_mine": [],
             "final": None,
             "errors": "[]",
+            "max_hops": self._max_hops(),
             "channel": self._channel,
         }
         try:
@@ -694,12 +786,67 @@ class PostgresTransport:
         elif payload.startswith("l:"):
             if self._lineages.waits_for(payload[2:]):
                 self._collect_safely([payload[2:]])
+        elif payload.startswith("a:"):
+            self._remember_abandoned(payload[2:])
         elif payload == WAKE_ALL:
             self._mark_all()
             self._wake.set()
             waiting = self._lineages.waiting()
             if waiting:
                 self._collect_safely(waiting)
+
+    # -- abandoned lineages and routing --------------------------------------------------
+
+    def _abandon(self, lineage_id: str, event: Any) -> None:
+        """A tracker of ``lineage_id`` was abandoned (a resolve gave up): tell every process.
+
+        Runs in the abandoning thread, one round trip; a failure is reported (the
+        lineage then runs on, as before).
+        """
+        self._lineages.forsake(lineage_id)
+        self._remember_abandoned(lineage_id)
+        if self._closed:
+            return  # the close ended the lineage's resolve already
+        try:
+            params = {"lineage": lineage_id, "channel": self._channel}
+            self._run("abandon", self._sql.abandon, params, event=event)
+        except ArvoConcurrentError as error:
+            self._report(error, event)
+
+    def _remember_abandoned(self, lineage_id: str | None) -> None:
+        if lineage_id is None:
+            return
+        with self._lock:
+            self._abandoned[lineage_id] = None
+            if len(self._abandoned) > _ABANDONED_KEPT:
+                del self._abandoned[next(iter(self._abandoned))]
+
+    def _refused(self, event: Any, lineage: Lineage) -> bool:
+        """Whether ``event`` goes to a topic no process serves (then reported).
+
+        Reported as a :class:`RoutingError` on ``lineage`` and to ``on_error``. A set
+        lookup when the topic is served; one round trip (reading the served topics
+        again) otherwise.
+        """
+        to = getattr(event, "to", None)
+        if self._routing_window_s is None or not isinstance(to, str) or to in self._served:
+            return False
+        self._read_served()
+        if to in self._served:
+            return False
+        broker = self._broker
+        assert broker is not None
+        broker.report(RoutingError(event, to, sorted(self._served)), event, lineage)
+        return True
+
+    def _read_served(self) -> None:
+        """Renew this process's subscriptions; cache the topics served by any process."""
+        with self._lock:
+            mine = list(self._slots)
+        window = self._routing_window_s or 0.0  # None: only the renewal matters
+        params = {"me": self._me, "topics": mine, "window_s": window}
+        rows = self._run("served", self._sql.served, params)
+        self._served = frozenset(row[0] for row in rows) | frozenset(mine)
 
     def _collect_safely(self, ids: list[str]) -> None:
         try:
@@ -765,6 +912,8 @@ class PostgresTransport:
 
 def _outcome(claim: Claim) -> tuple[str, float, str | None]:
     """The status a run leaves its event in, its retry delay (ms) and its error."""
+    if claim.dropped:
+        return "dropped", 0.0, "EventDroppedError: its resolve was abandoned"
     if claim.retry is not None:
         return "ready", claim.retry[0] * 1000, _describe(claim.retry[1])
     event_id = getattr(claim.event, "id", None)
@@ -788,9 +937,11 @@ def _check_settings(
     conninfo: object, pool: object, schema: object, durations: Mapping[str, object]
 ) -> None:
     if (conninfo is None) == (pool is None):
-        raise ValueError("PostgresTransport needs conninfo or pool (not both)")
+        raise ArgumentError(
+            "PostgresTransport needs conninfo or pool (not both)", "conninfo", conninfo
+        )
     if not isinstance(schema, str) or not schema:
-        raise ValueError(f"schema must be a non-empty str, got {schema!r}")
+        raise ArgumentError(f"schema must be a non-empty str, got {schema!r}", "schema", schema)
     for name, value in durations.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+            raise ArgumentError(f"{name} must be a number > 0, got {value!r}", name, value)

@@ -11,6 +11,7 @@ from arvo_concurrent.arvo import (
     ArvoEvent,
     ArvoOrchestrationSubject,
     ExecutionViolation,
+    IArvoEventHandler,
     create_arvo_event_factory,
     create_arvo_orchestrator_contract,
 )
@@ -122,7 +123,11 @@ def parent_orchestrator(memory: RecordingMemory) -> ArvoOrchestrator:
 def test_a_child_orchestrator_completes_back_into_its_parent(link: str | None) -> None:
     memory = RecordingMemory()
     init = parent_init([2, 4, 6, 8])
-    handlers = [add_handler(), product_handler(), average_orchestrator(memory)]
+    handlers: list[IArvoEventHandler] = [
+        add_handler(),
+        product_handler(),
+        average_orchestrator(memory),
+    ]
     routed = route_events([*handlers, parent_resumable(memory, link)], init)
     assert [e.type for e in routed] == [
         PARENT,
@@ -161,7 +166,7 @@ def test_a_child_orchestrator_completes_back_into_its_parent(link: str | None) -
 
 def test_an_orchestrator_parent_gets_its_resumable_child_result() -> None:
     memory = RecordingMemory()
-    handlers = [
+    handlers: list[IArvoEventHandler] = [
         add_handler(),
         product_handler(),
         human_approval_handler(),
@@ -176,7 +181,7 @@ def test_an_orchestrator_parent_gets_its_resumable_child_result() -> None:
 
 def test_a_failing_child_reports_to_its_parent() -> None:
     memory = RecordingMemory()
-    handlers = [
+    handlers: list[IArvoEventHandler] = [
         human_approval_handler(approve=False),
         weighted_average_resumable(memory),
         parent_orchestrator(memory),

@@ -103,9 +103,9 @@ def test_contract_fields_and_system_error() -> None:
 
 def test_contracts_refuse_attribute_assignment() -> None:
     with pytest.raises(AttributeError, match="immutable"):
-        add_contract.type = "com.other.type"  # type: ignore[misc]
+        add_contract.type = "com.other.type"
     with pytest.raises(AttributeError, match="immutable"):
-        add_contract.version("1.0.0").version = "2.0.0"  # type: ignore[misc]
+        add_contract.version("1.0.0").version = "2.0.0"
     assert add_contract.type == "com.calculator.add"
 
 

@@ -115,7 +115,7 @@ def test_a_bad_field_is_rejected_with_an_error_naming_field_and_value(
         make(**{field: value})
     error = caught.value
     assert error.field == field
-    assert error.value is value or (isinstance(value, float) and math.isnan(error.value))
+    assert error.value is value or (isinstance(error.value, float) and math.isnan(error.value))
     assert f"'{field}'" in str(error)
     assert repr(value) in str(error)
     assert isinstance(error, ValueError)

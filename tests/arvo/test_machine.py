@@ -166,7 +166,10 @@ def test_action_errors_propagate() -> None:
 
 def test_context_must_be_a_dict() -> None:
     machine = setup_arvo_machine(contracts=CONTRACTS).create_machine(
-        id="m", initial="a", context=lambda: [1], states={"a": {}}
+        id="m",
+        initial="a",
+        context=lambda: [1],  # type: ignore[arg-type, return-value]
+        states={"a": {}},
     )
     with pytest.raises(TypeError, match="must return a dict"):
         machine.start(init_event([1, 2]))

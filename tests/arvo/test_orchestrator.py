@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from arvo_concurrent.arvo import ArvoEvent, create_arvo_event_factory
+from arvo_concurrent.arvo import ArvoEvent, IArvoEventHandler, create_arvo_event_factory
 from arvo_concurrent.arvo.event_handler import ArvoEventHandler, create_arvo_event_handler
 from arvo_concurrent.arvo.handler import HandlerConfigError
 from arvo_concurrent.arvo.machine import ArvoMachine, assign, emit, setup_arvo_machine
@@ -56,7 +56,11 @@ def failing_add() -> ArvoEventHandler:
 
 def test_average_run_matches_the_typescript_fixture() -> None:
     first = "average_run.01.arvo.orc.workflow.average"
-    handlers = [add_handler(), product_handler(), average_orchestrator(RecordingMemory())]
+    handlers: list[IArvoEventHandler] = [
+        add_handler(),
+        product_handler(),
+        average_orchestrator(RecordingMemory()),
+    ]
     routed = route_events(handlers, ts_event(first))
     assert len(routed) == 6
     ids = {ts_entry(first)["event"]["id"]: routed[0].id}
@@ -65,7 +69,11 @@ def test_average_run_matches_the_typescript_fixture() -> None:
 
 
 def test_ten_to_fifty_average_to_thirty() -> None:
-    handlers = [add_handler(), product_handler(), average_orchestrator(RecordingMemory())]
+    handlers: list[IArvoEventHandler] = [
+        add_handler(),
+        product_handler(),
+        average_orchestrator(RecordingMemory()),
+    ]
     done = route_events(handlers, average_init([10, 20, 30, 40, 50]))[-1]
     assert done.data == {"success": True, "average": 30.0, "errors": None}
 
@@ -73,7 +81,11 @@ def test_ten_to_fifty_average_to_thirty() -> None:
 def test_a_run_on_concurrent_machine_memory_leaves_no_state_or_lock() -> None:
     with ConcurrentMachineMemory(lock_max_retries=0) as memory:
         init = average_init([2, 4])
-        handlers = [add_handler(), product_handler(), average_orchestrator(memory)]
+        handlers: list[IArvoEventHandler] = [
+            add_handler(),
+            product_handler(),
+            average_orchestrator(memory),
+        ]
         assert route_events(handlers, init)[-1].data["average"] == 3
         assert memory.read(init.subject) is None
         assert memory.lock(init.subject)
@@ -81,7 +93,11 @@ def test_a_run_on_concurrent_machine_memory_leaves_no_state_or_lock() -> None:
 
 
 def test_a_service_error_completes_the_workflow_with_success_false() -> None:
-    handlers = [failing_add(), product_handler(), average_orchestrator(RecordingMemory())]
+    handlers: list[IArvoEventHandler] = [
+        failing_add(),
+        product_handler(),
+        average_orchestrator(RecordingMemory()),
+    ]
     routed = route_events(handlers, average_init([1, 2]))
     assert [e.type for e in routed] == [
         "arvo.orc.workflow.average",

@@ -15,6 +15,7 @@ from arvo_concurrent.arvo import (
     ArvoOrchestrationSubject,
     ConfigViolation,
     ContractViolation,
+    IArvoEventHandler,
     VersionedArvoContract,
     create_arvo_event_factory,
 )
@@ -63,7 +64,7 @@ def fanned_out(resumable: ArvoResumable, values: list[float]) -> list[ArvoEvent]
     [("weighted_average_run", True, 12), ("weighted_average_rejected", False, 4)],
 )
 def test_runs_match_the_typescript_fixture(scenario: str, approve: bool, count: int) -> None:
-    handlers = [
+    handlers: list[IArvoEventHandler] = [
         add_handler(),
         product_handler(),
         human_approval_handler(approve=approve),
@@ -200,7 +201,12 @@ def test_the_function_gets_metadata_contracts_and_domain() -> None:
 def test_a_finished_workflow_ignores_later_events() -> None:
     memory = RecordingMemory(with_cleanup=False)
     resumable = weighted_average_resumable(memory)
-    handlers = [add_handler(), product_handler(), human_approval_handler(), resumable]
+    handlers: list[IArvoEventHandler] = [
+        add_handler(),
+        product_handler(),
+        human_approval_handler(),
+        resumable,
+    ]
     routed = route_events(handlers, weighted_init([1, 3]))
     last_reply = routed[-2]
     memory.calls.clear()

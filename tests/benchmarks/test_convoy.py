@@ -18,8 +18,8 @@ def test_trace_counts_every_hop_and_restores_the_library() -> None:
     assert sum(hops) == 600
     assert set(counts) == {"pool", "tracker", "wakeups"}
     assert all(len(per_window) == len(hops) for per_window in counts.values())
-    assert pool.threading is threading
-    assert tracking.threading is threading
+    assert pool.threading is threading  # type: ignore[attr-defined]
+    assert tracking.threading is threading  # type: ignore[attr-defined]
     assert pool.HandlerPool._dispatch is dispatch
 
 

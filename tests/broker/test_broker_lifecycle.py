@@ -158,7 +158,7 @@ def test_an_unsubscribe_racing_a_dispatch_loses_no_event(
         broker.publish(Ev(to="t", id=0))
         broker.wait_for_idle(WAIT_S)
     racer, raced = threading.Thread(target=unsubscribe), threading.Event()
-    real_dispatch = pool_module.Dispatch
+    real_dispatch = pool_module.Dispatch  # type: ignore[attr-defined]
 
     def dispatch_with_a_racing_unsubscribe(item: Any) -> Any:
         # Called where the pool hands event 1 to a worker (the publisher's thread when a

@@ -111,7 +111,7 @@ def test_when_idle_runs_at_once_or_on_the_last_release(caplog: pytest.LogCapture
     with caplog.at_level(logging.ERROR, logger="arvo_concurrent.broker.tracking"):
         tracker.done()
     assert calls == ["now", "later"]
-    assert len([r for r in caplog.records if "Idle callback" in r.getMessage()]) == 2
+    assert len([r for r in caplog.records if "Tracker callback" in r.getMessage()]) == 2
     # Callbacks fire once: the next idle period needs new ones.
     tracker.add()
     tracker.done()
@@ -333,3 +333,26 @@ def test_abandon_marks_the_tracker_once_and_for_all() -> None:
     tracker.abandon()
     tracker.abandon()
     assert tracker.abandoned
+
+
+def test_abandon_runs_its_callbacks_once_in_the_abandoning_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracker = WorkTracker()
+    calls: list[tuple[str, threading.Thread]] = []
+
+    def failing() -> None:
+        raise RuntimeError("callback failed")
+
+    tracker.when_abandoned(lambda: calls.append(("first", threading.current_thread())))
+    tracker.when_abandoned(failing)  # logged; the callbacks after it still run
+    tracker.when_abandoned(lambda: calls.append(("second", threading.current_thread())))
+    assert calls == []
+    abandoning = threading.Thread(target=tracker.abandon)
+    abandoning.start()
+    abandoning.join(WAIT_S)
+    tracker.abandon()  # once only
+    assert calls == [("first", abandoning), ("second", abandoning)]
+    assert "callback failed" in caplog.text
+    tracker.when_abandoned(lambda: calls.append(("late", threading.current_thread())))
+    assert calls[-1] == ("late", threading.current_thread())  # abandoned already: at once

@@ -79,9 +79,9 @@ def test_handler_fields_override_defaults_field_by_field() -> None:
 
 
 def test_typed_config_works_like_a_dict() -> None:
-    cfg = resolve_handler_config(
-        HandlerConfig(handler=Handler(), prefetch=7), HandlerConfig(retry={"max_retries": 0})
-    )
+    # Handler has no system_error_schema: the broker needs only source and execute.
+    typed = HandlerConfig(handler=Handler(), prefetch=7)  # type: ignore[arg-type]
+    cfg = resolve_handler_config(typed, HandlerConfig(retry={"max_retries": 0}))
     assert (cfg.prefetch, cfg.retry.max_retries) == (7, 0)
 
 

@@ -13,6 +13,7 @@ from arvo_concurrent.arvo import (
     ContractViolation,
     create_arvo_event,
     create_arvo_event_factory,
+    create_arvo_orchestrator_event_factory,
 )
 from arvo_concurrent.broker.errors import ResolveError, RoutingError
 from arvo_concurrent.broker.factory import create_concurrent_event_broker
@@ -34,8 +35,8 @@ from tests.broker.support import Errors
 
 ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
 PRODUCT = create_arvo_event_factory(product_contract.version("1.0.0"))
-AVERAGE = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
-WEIGHTED = create_arvo_event_factory(weighted_average_contract.version("1.0.0"))
+AVERAGE = create_arvo_orchestrator_event_factory(average_workflow_contract.version("1.0.0"))
+WEIGHTED = create_arvo_orchestrator_event_factory(weighted_average_contract.version("1.0.0"))
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_basic_handler_execution() -> None:
 def test_multiple_handlers_coordinate_an_orchestrated_workflow(
     memory: ConcurrentMachineMemory,
 ) -> None:
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": add_handler()},
         {"handler": product_handler()},
         {"handler": average_orchestrator(memory)},
@@ -248,7 +249,7 @@ def test_on_domained_events_captures_the_human_approval_request(
     memory: ConcurrentMachineMemory,
 ) -> None:
     domained: list[dict[str, Any]] = []
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": add_handler()},
         {"handler": product_handler()},
         {"handler": weighted_average_resumable(memory)},
@@ -320,7 +321,7 @@ def test_the_broker_is_reachable_from_the_handle() -> None:
 
 
 def test_complex_workflow_with_prefetch_ten(memory: ConcurrentMachineMemory) -> None:
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": add_handler()},
         {"handler": product_handler()},
         {"handler": average_orchestrator(memory)},
@@ -330,7 +331,9 @@ def test_complex_workflow_with_prefetch_ten(memory: ConcurrentMachineMemory) -> 
             source=TEST_SOURCE, data={"numbers": [10, 20, 30, 40, 50], "parentSubject$$": None}
         )
         result = h.resolve(init, timeout=10)
-        assert h.broker.get_stats("com.calculator.add").prefetch == 10
+        stats = h.broker.get_stats("com.calculator.add")
+        assert stats is not None
+        assert stats.prefetch == 10
     assert result is not None
     assert result.data["average"] == 30
     assert result.data["success"] is True

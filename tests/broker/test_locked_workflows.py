@@ -26,8 +26,8 @@ from arvo_concurrent import (
     create_arvo_resumable,
     create_concurrent_event_broker,
 )
-from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.arvo import create_arvo_orchestrator_event_factory
+from arvo_concurrent.testing import ManualScheduler
 
 CLIENT = "com.test.client"
 WAIT_S = 30.0

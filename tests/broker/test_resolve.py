@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -11,7 +12,11 @@ from typing import Any
 import pytest
 
 from arvo_concurrent.actors.worker import current_worker
-from arvo_concurrent.arvo import ArvoEvent, create_arvo_event_factory
+from arvo_concurrent.arvo import (
+    ArvoEvent,
+    create_arvo_event_factory,
+    create_arvo_orchestrator_event_factory,
+)
 from arvo_concurrent.broker import TopicStats
 from arvo_concurrent.broker.errors import (
     DomainedEventError,
@@ -26,7 +31,7 @@ from tests.arvo.handlers import TEST_SOURCE, add_handler, average_orchestrator, 
 from tests.broker.support import ScriptedHandler, reply, scripted_event
 
 ADD = create_arvo_event_factory(add_contract.version("1.0.0"))
-AVERAGE = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
+AVERAGE = create_arvo_orchestrator_event_factory(average_workflow_contract.version("1.0.0"))
 WAIT_S = 5.0
 
 
@@ -284,7 +289,12 @@ def test_a_blocked_resolve_async_callback_holds_up_no_handler() -> None:
     gate, in_callback, release = threading.Event(), threading.Event(), threading.Event()
     with create_concurrent_event_broker([{"handler": held_echo(gate), "prefetch": 1}]) as handle:
         first = handle.resolve_async(scripted_event(n=1))
-        first.add_done_callback(lambda _: (in_callback.set(), release.wait(WAIT_S)))
+
+        def hold_the_callback(_: object) -> None:
+            in_callback.set()
+            release.wait(WAIT_S)
+
+        first.add_done_callback(hold_the_callback)
         gate.set()
         try:
             assert in_callback.wait(WAIT_S)
@@ -311,7 +321,8 @@ def test_resolve_names_a_missing_or_invalid_source(source: Any, message: str) ->
     handler = ScriptedHandler("com.test.scripted", lambda event: [])
     with create_concurrent_event_broker([{"handler": handler}]) as handle:
         event = SimpleNamespace(to="com.test.scripted", source=source)
-        for call in (handle.resolve, handle.resolve_async):
+        calls: list[Callable[[Any], object]] = [handle.resolve, handle.resolve_async]
+        for call in calls:
             with pytest.raises(InvalidEventError, match=message) as info:
                 call(event)
             assert info.value.field == "source"

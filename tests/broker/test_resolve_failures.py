@@ -28,7 +28,7 @@ def test_an_error_two_hops_down_the_lineage_is_what_resolve_raises() -> None:
     def fail(event: ArvoEvent) -> list[ArvoEvent]:
         raise LookupError(f"no record for {event.data}")
 
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": ScriptedHandler("com.test.scripted", forward)},
         {"handler": ScriptedHandler("com.test.second", fail), "retry": {"max_retries": 0}},
     ]
@@ -127,9 +127,9 @@ def test_a_bad_resolve_timeout_is_refused_before_anything_is_published(timeout: 
 def test_a_bad_missing_is_refused() -> None:
     with create_concurrent_event_broker([{"handler": add_handler()}]) as handle:
         with pytest.raises(ValueError, match="missing must be"):
-            handle.resolve(scripted_event(), missing="None")  # type: ignore[arg-type]
+            handle.resolve(scripted_event(), missing="None")  # type: ignore[call-overload]
         with pytest.raises(ValueError, match="missing must be"):
-            handle.resolve_async(scripted_event(), missing=None)  # type: ignore[arg-type]
+            handle.resolve_async(scripted_event(), missing=None)  # type: ignore[call-overload]
 
 
 def _resolving_handler(prefetch: int) -> tuple[dict[str, Any], list[Any]]:

@@ -129,7 +129,7 @@ def test_the_waiting_events_of_an_abandoned_lineage_are_dropped_and_reported() -
         assert gate.wait(WAIT_S)
         return []
 
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": ScriptedHandler("com.test.scripted", fan_out)},
         {"handler": ScriptedHandler("com.test.slow", slow), "prefetch": 1},
     ]
@@ -205,7 +205,7 @@ def test_an_output_refused_by_a_full_queue_is_an_error_of_the_resolve() -> None:
         assert gate.wait(WAIT_S)
         return []
 
-    handlers = [
+    handlers: list[dict[str, Any]] = [
         {"handler": ScriptedHandler("com.test.scripted", fan_out)},
         {"handler": ScriptedHandler("com.test.slow", slow), "prefetch": 1, "max_queued": 1},
     ]

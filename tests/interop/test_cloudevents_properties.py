@@ -19,7 +19,7 @@ from arvo_concurrent.interop import (
 
 _NAME = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 _TYPE = st.builds(lambda a, b, c: f"{a}.{b}.{c}", _NAME, _NAME, _NAME)
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=20)
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10),
     lambda inner: (
@@ -56,7 +56,9 @@ def _events(draw: st.DrawFn) -> ArvoEvent:
         traceparent=draw(
             st.none() | st.just("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         ),
-        extensions=draw(st.dictionaries(_EXTENSION_NAME, _TEXT, max_size=3)),
+        extensions=dict[str, str | int | float | bool | None](
+            draw(st.dictionaries(_EXTENSION_NAME, _TEXT, max_size=3))
+        ),
     )
 
 

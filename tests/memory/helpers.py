@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from arvo_concurrent.actors.scheduler import ManualScheduler, TimerHandle
+from arvo_concurrent.actors.scheduler import TimerHandle
 from arvo_concurrent.memory import ConcurrentMachineMemory
+from arvo_concurrent.testing import ManualScheduler
 
 SYNC_ID = "__sync__"
 

@@ -11,7 +11,6 @@ from typing import Any
 import pykka
 import pytest
 
-from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.memory import FencingError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
@@ -26,6 +25,7 @@ from arvo_concurrent.memory.messages import (
     Write,
 )
 from arvo_concurrent.memory.reply import Reply
+from arvo_concurrent.testing import ManualScheduler
 
 TTL_S = 0.125
 

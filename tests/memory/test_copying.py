@@ -86,7 +86,7 @@ def test_nan_and_objects_pickle_cannot_handle_still_copy_deeply() -> None:
         def __init__(self) -> None:
             self.items = [1]
 
-    value = {"nan": math.nan, "box": Box(), "fn": lambda: 1}
+    value: dict[str, Any] = {"nan": math.nan, "box": Box(), "fn": lambda: 1}
     clone = copy_state(value)
     assert math.isnan(clone["nan"])
     assert clone["box"] is not value["box"]
@@ -109,5 +109,5 @@ def test_a_subclass_of_an_immutable_type_is_still_copied() -> None:
     clone = copy_state(value)
     assert clone is not value
     assert (type(clone), clone) == (Tagged, value)
-    assert clone.tags == ["a"]
-    assert clone.tags is not value.tags
+    assert clone.tags == ["a"]  # type: ignore[attr-defined]
+    assert clone.tags is not value.tags  # type: ignore[attr-defined]

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from arvo_concurrent.actors.scheduler import ManualScheduler
 from arvo_concurrent.memory import ConcurrentMachineMemory, FencingError
+from arvo_concurrent.testing import ManualScheduler
 from tests.memory.helpers import advance
 
 TTL_S = 0.5

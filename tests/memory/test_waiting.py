@@ -74,7 +74,7 @@ def test_the_wait_budget_counts_from_the_request_not_from_its_arrival() -> None:
         assert memory.lock("wf", owner="holder")
         send = memory._tell
         in_transit: list[object] = []
-        memory._tell = in_transit.append  # type: ignore[method-assign]
+        memory._tell = in_transit.append  # type: ignore[method-assign, assignment]
         late = memory.request_lock("wf", owner="late")
         memory._tell = send  # type: ignore[method-assign]
         advance(memory, clock, 0.125)  # the whole budget passes before the request arrives

@@ -7,6 +7,7 @@ PostgresMachineMemory must agree on every behaviour here.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -239,7 +240,7 @@ def test_an_empty_id_is_refused_naming_the_operation(
     open_memory: OpenMemory, operation: str
 ) -> None:
     with open_memory() as memory:
-        call = {
+        call: Callable[[], object] = {
             "read": lambda: memory.read(""),
             "write": lambda: memory.write("", {}),
             "lock": lambda: memory.lock(""),
@@ -254,7 +255,7 @@ def test_an_empty_id_is_refused_naming_the_operation(
 def test_writing_something_else_than_a_dict_is_refused(open_memory: OpenMemory) -> None:
     with open_memory() as memory:
         with pytest.raises(MemoryDataError, match="'wf'"):
-            memory.write("wf", ["not", "a", "dict"])  # type: ignore[arg-type]
+            memory.write("wf", ["not", "a", "dict"])
         assert memory.read("wf") is None
 
 

@@ -77,7 +77,7 @@ def test_one_resolve_through_an_orchestrator_a_retried_service_and_a_domain_is_o
 
     spans = otel.spans
     [root] = [span for span in spans if span.parent is None]
-    lock = ("lock workflow", [])
+    lock: tuple[str, list[object]] = ("lock workflow", [])
     assert _tree(root, spans) == (
         "resolve " + WORKFLOW,
         [
@@ -155,7 +155,9 @@ def test_spans_carry_kinds_attempts_errors_and_cloudevents_attributes(otel: Reco
     for lock in otel.named("lock workflow"):
         lock_attributes = lock.attributes or {}
         assert lock_attributes["arvo.lock.acquired"] is True
-        assert 0 <= lock_attributes["arvo.lock.wait_ms"] < WAIT_S * 1000
+        wait_ms = lock_attributes["arvo.lock.wait_ms"]
+        assert isinstance(wait_ms, int | float)
+        assert 0 <= wait_ms < WAIT_S * 1000
 
 
 def _flagged(flags: str, tracestate: str | None = None) -> ArvoEvent:

@@ -106,6 +106,7 @@ def test_concurrent_compare_and_set_writers_lose_no_update(make_memory: MemoryFa
             done = misses = 0
             while done < times:
                 seen = memory.read("wf")
+                assert seen is not None
                 try:
                     memory.write("wf", {"count": seen["count"] + 1}, prev_data=seen)
                     done += 1

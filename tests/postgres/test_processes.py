@@ -76,6 +76,7 @@ def test_a_paused_holder_resumed_after_its_ttl_is_fenced_and_the_value_is_exact(
             with make_memory(lock_max_retries=1, lock_initial_delay_ms=10_000, **ttl) as memory:
                 assert memory.lock("wf") is True  # after the paused holder's lease expired
                 state = memory.read("wf")
+                assert state is not None
                 memory.write("wf", {"count": state["count"] + 1})
                 assert memory.unlock("wf")
         finally:

@@ -57,7 +57,13 @@ def test_nothing_is_lost_when_a_worker_closes_mid_stream(dsn: str, schema: str) 
     dead = modes.count("fail")
     assert outcomes.count("done") + outcomes.count("dead") == published
     assert outcomes.count("dead") == dead
-    assert counts == {"ready": 0, "running": 0, "done": published - dead, "dead": dead}
+    assert counts == {
+        "ready": 0,
+        "running": 0,
+        "done": published - dead,
+        "dead": dead,
+        "dropped": 0,
+    }
     # Each event ran in exactly one of the two workers, its retry included.
     ran = {n: runs_a.by_n.get(n, 0) + runs_b.by_n.get(n, 0) for n in range(published)}
     assert ran == {n: 2 if mode == "fail" else 1 for n, mode in enumerate(modes)}

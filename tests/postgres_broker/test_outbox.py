@@ -29,14 +29,16 @@ class Started:
 
 def test_a_step_delivered_twice_at_once_takes_effect_once(dsn: str, schema: str) -> None:
     init = sequence_init(3)
+    # No service is ever subscribed here: its topics are queued all the same.
+    unchecked: dict[str, Any] = {"schema": schema, "routing_window_s": None}
     with PostgresMachineMemory(dsn, schema=schema) as memory:
         with create_concurrent_event_broker(
-            [], transport=PostgresTransport(dsn, schema=schema)
+            [], transport=PostgresTransport(dsn, **unchecked)
         ) as publisher:
             publisher.broker.publish(init)
             publisher.broker.publish(init)  # the same event again: a duplicate delivery
         step = Started(sequence_resumable(memory))
-        transport = PostgresTransport(dsn, schema=schema)
+        transport = PostgresTransport(dsn, **unchecked)
         # Prefetch 2: both copies are claimed in one batch and run at the same time.
         with create_concurrent_event_broker(
             [{"handler": step, "prefetch": 2}], transport=transport
@@ -63,7 +65,7 @@ def test_a_step_delivered_twice_at_once_takes_effect_once(dsn: str, schema: str)
     assert state["state$$"] == {"left": 2}  # the init step, once
     assert state["events"]["handled"] == [init.id]
     assert calls == 1  # and so did the service call it emitted
-    assert counts == {"ready": 1, "running": 0, "done": 2, "dead": 0}
+    assert counts == {"ready": 1, "running": 0, "done": 2, "dead": 0, "dropped": 0}
 
 
 class LosesItsLease:
@@ -123,4 +125,4 @@ def test_a_step_whose_lease_was_lost_commits_nothing_and_runs_again(dsn: str, sc
     assert version == 1  # the first attempt's write rolled back with its settling
     assert attempts == 2
     assert error.startswith("FencingError")
-    assert counts == {"ready": 0, "running": 0, "done": 1, "dead": 0}
+    assert counts == {"ready": 0, "running": 0, "done": 1, "dead": 0, "dropped": 0}

@@ -1,4 +1,5 @@
-"""The PostgreSQL broker across processes: W4 on two workers, and a worker killed mid-event."""
+"""The PostgreSQL broker across processes: W4 on two workers, a worker killed mid-event,
+two processes resolving at once."""
 
 from __future__ import annotations
 
@@ -90,4 +91,28 @@ def test_a_worker_killed_mid_event_loses_nothing(dsn: str, schema: str) -> None:
     versions = _state_versions(dsn, schema)
     assert len(versions) == 40
     # Exactly once per step, though the killed worker's events ran again elsewhere.
+    assert set(versions.values()) == {_CALLS + 1}
+
+
+def test_two_resolving_processes_each_get_their_own_finals(dsn: str, schema: str) -> None:
+    PostgresMachineMemory(dsn, schema=schema).close()
+    job = {"dsn": dsn, "schema": schema, "prefetch": 10}
+    resolving = {"dsn": dsn, "schema": schema, "resolve": 100}
+    with workers(job, resolving, resolving, module=_MODULE) as running:
+        worker, *resolvers = running
+        _ready(running)
+        for resolver in resolvers:  # both start once both listen: their resolves overlap
+            resolver.send("go")
+        results = [resolver.message()["resolved"] for resolver in resolvers]
+        for resolver in resolvers:
+            assert resolver.finish() == 0
+        _close([worker])
+    for pairs in results:
+        assert len(pairs) == 100
+        # Each resolve got the final event of its own workflow (same subject), none other.
+        assert all(init == final and kind == _DONE for init, final, kind in pairs)
+    subjects = [init for pairs in results for init, _, _ in pairs]
+    assert len(set(subjects)) == 200
+    versions = _state_versions(dsn, schema)
+    assert len(versions) == 200
     assert set(versions.values()) == {_CALLS + 1}

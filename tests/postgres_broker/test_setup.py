@@ -22,7 +22,7 @@ def test_migrate_queue_is_idempotent_and_the_transport_checks_it(dsn: str, schem
         assert migrate_queue(conn, schema) == list(range(1, QUEUE_VERSION + 1))
         assert migrate_queue(conn, schema) == []
     transport = PostgresTransport(dsn, schema=schema, create_schema=False)
-    assert transport.counts() == {"ready": 0, "running": 0, "done": 0, "dead": 0}
+    assert transport.counts() == {"ready": 0, "running": 0, "done": 0, "dead": 0, "dropped": 0}
     transport.close(None)
 
 
@@ -32,6 +32,7 @@ def test_migrate_queue_is_idempotent_and_the_transport_checks_it(dsn: str, schem
         ({"lease_ms": 0}, "lease_ms"),
         ({"poll_interval_s": -1}, "poll_interval_s"),
         ({"retention_s": "1"}, "retention_s"),
+        ({"routing_window_s": -5}, "routing_window_s"),
         ({"schema": ""}, "schema"),
     ],
 )

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from arvo_concurrent import ResolveError, create_concurrent_event_broker
+from arvo_concurrent.broker.factory import ConcurrentEventBrokerHandle
 from arvo_concurrent.postgres import (
     DeadLetter,
     PostgresTransport,
@@ -31,6 +32,13 @@ class Reports(list[tuple[Exception, Any]]):
     def __call__(self, error: Exception, event: Any) -> None:
         self.append((error, event))
         self.heard.release()
+
+
+def queue_counts(handle: ConcurrentEventBrokerHandle) -> dict[str, int]:
+    """The queue's events by status, through the handle's PostgreSQL transport."""
+    transport = handle.broker.transport
+    assert isinstance(transport, PostgresTransport)
+    return transport.counts()
 
 
 def _broker(dsn: str, schema: str, runs: Runs, reports: Reports, **entry: Any) -> Any:

@@ -6,6 +6,9 @@ PostgresMachineMemory, ``com.bench.svc``) on a broker with a PostgresTransport, 
 ``{"closed": true}``. With ``"hold": true`` its first service call prints
 ``{"holding": <event id>}`` and never returns (the test kills the process then).
 ``lease_ms`` and ``lock_ttl_ms`` shorten the queue's and the memory's leases.
+With ``"resolve": m`` it serves no handler: it waits for a ``go`` line, resolves ``m``
+W4 workflows at once and prints ``{"resolved": [[init subject, final subject, final
+type], ...]}``, then closes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from arvo_concurrent import ArvoEvent, create_concurrent_event_broker
 from arvo_concurrent.postgres import PostgresMachineMemory, PostgresTransport
-from benchmarks.workloads.bench_arvo import sequence_resumable, service_handler
+from benchmarks.workloads.bench_arvo import sequence_init, sequence_resumable, service_handler
 
 
 def say(message: dict[str, Any]) -> None:
@@ -40,8 +43,23 @@ class HoldFirst:
         return self._handler.execute(event)
 
 
+def resolve(dsn: str, schema: str, m: int) -> None:
+    """Resolve ``m`` W4 workflows from this process, all in flight at once."""
+    with create_concurrent_event_broker([], transport=PostgresTransport(dsn, schema=schema)) as h:
+        say({"ready": True})
+        assert sys.stdin.readline().strip() == "go"
+        inits = [sequence_init(3) for _ in range(m)]
+        futures = [h.resolve_async(init) for init in inits]
+        finals = [future.result(45) for future in futures]
+    pairs = [[i.subject, f.subject, f.type] for i, f in zip(inits, finals, strict=True)]
+    say({"resolved": pairs})
+
+
 def main(args: dict[str, Any]) -> None:
     dsn, schema = args["dsn"], args["schema"]
+    if args.get("resolve"):
+        resolve(dsn, schema, args["resolve"])
+        return
     service: Any = service_handler(args.get("svc_s", 0.001))
     if args.get("hold"):
         service = HoldFirst(service)
