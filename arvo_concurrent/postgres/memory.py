@@ -312,8 +312,8 @@ class PostgresMachineMemory(Closeable):
     ) -> tuple[bool, dict[str, Any] | None]:
         """:meth:`lock`, then :meth:`read` once granted, in one round trip when it can.
 
-        The state comes back with the grant; when a transaction had the id's lease row
-        locked as the lock looked (a writer may have been under way), it is read again.
+        The state comes back with the grant (its latest committed version); when the
+        lock saw none, it is read again (a first state may have been written meanwhile).
         The orchestration wrapper uses this instead of ``lock`` and ``read``. Blocks as
         ``lock`` does. Thread-safe.
 
@@ -328,9 +328,9 @@ class PostgresMachineMemory(Closeable):
         if row is None:
             return False, None
         try:
-            if row[5]:
-                return True, decode_state(row[4]) if row[4] is not None else None
-            return True, self.read(machine_id)
+            if row[4] is not None:
+                return True, decode_state(row[4])
+            return True, self.read(machine_id)  # none seen: maybe one written since
         except BaseException:
             self.unlock(machine_id, owner)
             raise

@@ -53,16 +53,16 @@ SELECT
     (SELECT ticket FROM queued)
 """
 
-# The lock and, in the same round trip, the state: a grant's caller reads it next. The
-# statement's snapshot predates any wait for the lease row's lock, so the state is
-# vouched for (last column) only when no transaction had locked or updated the lease row
-# as seen (xmax 0): every writer locks that row before it writes, so none was under way.
-# Otherwise the caller reads the state again.
+# The lock and, in the same round trip, the state once granted. The statement's
+# snapshot predates any wait for the lease row's lock, during which a writer holding that
+# row may have committed: the state is read with FOR SHARE, after the grant, which in READ
+# COMMITTED returns the latest committed version of the row. A row first inserted after
+# the snapshot stays unseen: no state (NULL) is read again by the caller.
 _LOCK_READ = (
     _LOCK.rstrip()
     + """,
-    (SELECT s.data::text FROM {state} s WHERE s.id = %(id)s),
-    coalesce((SELECT c.xmax = '0'::xid FROM {lease} c WHERE c.id = %(id)s), true)
+    (SELECT s.data::text FROM {state} s
+     WHERE s.id = %(id)s AND EXISTS (SELECT 1 FROM granted) FOR SHARE OF s)
 """
 )
 
@@ -143,13 +143,8 @@ _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
-# it to a full TTL; a waiter that died lets it lapse soon), and notify it. Without one,
-# notify only when another transaction had locked the lease row as seen (xmax neither 0
-# nor this transaction): a refused lock, whose queued request this statement's snapshot
-# may not show. Every waiter is queued, so an unlock that nobody waits for is silent
-# (a NOTIFY costs every listener a wake-up, and serialises commits).
-# Row locks are always taken lease first, then waiter or state rows (as a lock try and a
-# write do): the later CTEs refer to ``mine`` so that it runs, and locks, first.
+# it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
+# refused as this statement runs queues a request its snapshot may not show.
 _UNLOCK = """
 WITH mine AS (
     SELECT id FROM {lease}
@@ -182,11 +177,7 @@ taken AS (
     DELETE FROM {waiter} w USING next
     WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
 )
-SELECT CASE WHEN EXISTS (SELECT 1 FROM next) OR (
-        SELECT NOT (c.xmax = '0'::xid OR c.xmax = pg_current_xact_id()::xid)
-        FROM {lease} c WHERE c.id = %(id)s
-    ) THEN pg_notify(%(channel)s, %(key)s) END
-FROM moved
+SELECT pg_notify(%(channel)s, %(key)s) FROM moved
 """
 
 _HELD_BY_OTHER = """
@@ -224,8 +215,8 @@ class Statements:
             (or refresh the caller's ``ticket``). One row: ``(fence, holder fence,
             seconds left, ticket)``; ``fence`` is NULL when refused, and the holder's
             columns may be NULL when its lease ended as the statement ran.
-        lock_read: ``lock`` with two more columns: the state as JSON text, and whether
-            it may stand for a read right after the grant (see ``_LOCK_READ``).
+        lock_read: ``lock`` with one more column: once granted, the state as JSON text
+            (NULL: none seen; see ``_LOCK_READ``).
         leave_queue: withdraw ``ticket``; no row when it is gone (handed the lease, or
             expired).
         leave_queues: withdraw every ticket of ``tickets`` (at close).
@@ -233,8 +224,7 @@ class Statements:
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
-        unlock: release the caller's lease, or hand it to the oldest live waiter and
-            notify (see ``_UNLOCK``); one row when it released.
+        unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
         held_by_other: whether a lease is in force (asked after an unlock released none).
         cleanup: delete the state and drop a lease the caller does not hold.
         clear: delete every state, lease and queued request; wake every waiter.
