@@ -115,8 +115,8 @@ class Delivery(msgspec.Struct, frozen=True):
         :class:`EventDroppedError`); what the handler raises is reported on the lineage
         (a ``BaseException`` as a :class:`HandlerAbortedError`).
         """
-        broker = self.subscription.broker
-        event, lineage = self.event, self.lineage
+        event, lineage, subscription = self.event, self.lineage, self.subscription
+        broker = subscription.broker
         if len(lineage) > 1:  # the broker's own tracker, alone, is never abandoned
             for tracker in lineage:
                 if tracker.abandoned:
@@ -126,9 +126,9 @@ class Delivery(msgspec.Struct, frozen=True):
         telemetry = broker.telemetry
         try:
             if telemetry is None:
-                self.subscription.handler(event, publish)
+                subscription.handler(event, publish)
             else:  # a CONSUMER span, parented from the event's traceparent
-                telemetry.consume(event, self.queued_at, self.subscription.handler, publish)
+                telemetry.consume(event, self.queued_at, subscription.handler, publish)
         except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
             broker.report(error, event, lineage)
         except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
