@@ -62,7 +62,9 @@ class ClosingSignal(Event):
     """A :class:`threading.Event` that is set once, by its owner, when closing starts.
 
     Anyone may ``is_set()`` or ``wait(timeout)`` on it (thread-safe); ``set()`` and
-    ``clear()`` raise, because only the owning component decides when it closes.
+    ``clear()`` raise, because only the owning component decides when it closes: it
+    calls :meth:`trip`, and hands the signal out (a broker's ``closing``) for others
+    to wait on.
     """
 
     def set(self) -> None:
@@ -73,7 +75,11 @@ class ClosingSignal(Event):
         """Refuse: closing cannot be undone."""
         raise AttributeError("ClosingSignal is read-only: closing cannot be undone")
 
-    def _trip(self) -> None:
+    def trip(self) -> None:
+        """Set the signal, waking every waiter; for its owner only, as its close starts.
+
+        Thread-safe, idempotent, never blocks.
+        """
         Event.set(self)
 
 

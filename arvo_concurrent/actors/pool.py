@@ -38,6 +38,7 @@ import pykka
 
 from arvo_concurrent.actors.lifecycle import StopRequest, await_stopped, remaining
 from arvo_concurrent.actors.messages import Dispatch
+from arvo_concurrent.actors.work import run_work, settle_work
 from arvo_concurrent.actors.worker import PoolWorker, current_worker
 from arvo_concurrent.observability.logfields import event_log_fields
 
@@ -74,31 +75,34 @@ class PoolLoad(msgspec.Struct, frozen=True):
 
 
 class HandlerPool:
-    """Runs opaque items through ``execute`` on up to ``prefetch`` lazily started workers.
+    """Runs items on up to ``prefetch`` lazily started workers.
 
+    The items are :class:`~arvo_concurrent.actors.work.Work` (the pool calls their
+    ``run()`` and ``settle()``) unless ``execute`` and ``settle`` say how to run them.
     Every method is thread-safe and only ``join`` blocks on a handler: ``submit`` may
     start a worker thread, the rest only take the pool's lock.
 
     Args:
         topic: the topic this pool serves (for logs and stats).
         prefetch: the most items that run at once; a positive int.
-        execute: runs one item on a worker thread.
+        execute: runs one item on a worker thread (default: ``item.run()``).
         settle: called on the same thread once the pool no longer counts the item as
             running, so that whoever it wakes sees a pool that does not count it; its
-            worker takes the next item, or goes idle, only after settle returned.
+            worker takes the next item, or goes idle, only after settle returned
+            (default: ``item.settle()``).
         max_queued: the most items that may wait while all ``prefetch`` slots are
             taken (None: no bound).
 
-    Neither callback should raise; if one does (even with a ``BaseException``), the
-    error is logged, the item is still settled, and the worker keeps serving.
+    Neither step should raise; if one does (even with a ``BaseException``), the error
+    is logged, the item is still settled, and the worker keeps serving.
     """
 
     def __init__(
         self,
         topic: str,
         prefetch: int,
-        execute: Callable[[Any], object],
-        settle: Callable[[Any], object],
+        execute: Callable[[Any], object] = run_work,
+        settle: Callable[[Any], object] = settle_work,
         max_queued: int | None = None,
     ) -> None:
         self.topic = topic

@@ -6,12 +6,9 @@ from here. The files of this package may change without notice.
 
 from __future__ import annotations
 
-from arvo_concurrent.broker.broker import (
-    ConcurrentEventBroker,
-    LineagePublisher,
-    Publish,
-)
+from arvo_concurrent.broker.broker import ConcurrentEventBroker
 from arvo_concurrent.broker.config import HandlerConfig
+from arvo_concurrent.broker.delivery import LineagePublisher, Publish
 from arvo_concurrent.broker.errors import (
     BrokerErrorHandler,
     DomainedEventError,

@@ -30,7 +30,8 @@ Hooks for ``create_concurrent_event_broker`` and ``resolve``:
 * ``publish(event, trackers=[t])`` publishes ``event`` on behalf of
   :class:`~arvo_concurrent.broker.tracking.WorkTracker` ``t``: ``t`` counts it and
   every event its handlers publish through the ``publish`` they are given (a
-  :class:`LineagePublisher`, whose ``lineage`` names the trackers), ``t`` can
+  :class:`~arvo_concurrent.broker.delivery.LineagePublisher`, whose ``lineage`` names
+  the trackers; ``publisher_for(lineage)`` makes one), ``t`` can
   capture the events of its lineage addressed to its ``capture_topic``, and ``t``
   records the errors reported for them when it was made to. See
   :mod:`arvo_concurrent.broker.tracking` for the counting rules.
@@ -61,10 +62,9 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 import pykka
 
 from arvo_concurrent.actors.lifecycle import (
@@ -80,12 +80,12 @@ from arvo_concurrent.actors.messages import Install, Remove, RemoveAll, Seal
 from arvo_concurrent.actors.pool import Admission, HandlerPool
 from arvo_concurrent.actors.router import InstallOutcome, Router, RouteTable
 from arvo_concurrent.actors.worker import current_host
+from arvo_concurrent.broker.delivery import Delivery, Handler, LineagePublisher, Subscription
 from arvo_concurrent.broker.errors import (
     BrokerErrorHandler,
     DropReason,
     ErrorRecord,
     EventDroppedError,
-    HandlerAbortedError,
     HopLimitError,
     IdleTimeoutError,
     InvalidEventError,
@@ -105,7 +105,7 @@ from arvo_concurrent.errors import ArgumentError, ArgumentTypeError, ClosedError
 if TYPE_CHECKING:
     from arvo_concurrent.observability.telemetry import Telemetry
 
-__all__ = ["ConcurrentEventBroker", "Delivery", "LineagePublisher", "Publish"]
+__all__ = ["ConcurrentEventBroker"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,59 +114,6 @@ _CONTROL_TIMEOUT_S = 10.0
 
 DEFAULT_MAX_HOPS = 10_000
 """The events one lineage may publish before the next ones are refused (``max_hops``)."""
-
-
-class Publish(Protocol):
-    """The ``publish`` a handler receives: publishes in the lineage of the handled event."""
-
-    def __call__(self, event: Any) -> None:
-        """Publish ``event``; raises as :meth:`ConcurrentEventBroker.publish` does."""
-        ...
-
-
-Handler = Callable[[Any, Publish], object]
-"""``fn(event, publish)``: a subscription's handler; its return value is ignored."""
-
-
-class LineagePublisher(msgspec.Struct, frozen=True):
-    """Publishes events in one lineage: the ``publish`` a handler receives.
-
-    One per lineage, made when its first event runs and shared by all the others, so
-    a hop allocates nothing and a waiting event holds nothing more than its lineage
-    (a Struct: made in C, on the hot path). Thread-safe; calling it behaves as
-    :meth:`ConcurrentEventBroker.publish` (same errors) with the trackers of
-    :attr:`lineage`, and counts one hop against the broker's ``max_hops``.
-
-    Attributes:
-        broker: the broker it publishes on.
-        lineage: the trackers every event published here counts in, the broker's own
-            first.
-        hops: numbers the lineage's events after its first (hop 0): 1, 2... (``next``
-            on this C-level counter is atomic).
-    """
-
-    broker: ConcurrentEventBroker
-    lineage: Lineage
-    hops: Iterator[int]
-
-    def __call__(self, event: Any) -> None:
-        """Publish ``event`` in :attr:`lineage`."""
-        self.broker._route(event, self.lineage, self)
-
-
-class Delivery(msgspec.Struct, frozen=True):
-    """An event on its way to a handler, with the trackers it counts in.
-
-    ``publish`` is the lineage's publisher, None for the lineage's first event (its
-    handler's run makes it); a transport gives each of its events a publisher of its own.
-    ``queued_at``: when it was routed (``time.perf_counter()``), kept only for a broker
-    with telemetry (its ``arvo.queue.wait``); 0 otherwise.
-    """
-
-    event: Any
-    lineage: Lineage
-    publish: Publish | None
-    queued_at: float = 0.0
 
 
 class ConcurrentEventBroker(Closeable):
@@ -276,9 +223,7 @@ class ConcurrentEventBroker(Closeable):
         _check_subscription(fn, topic, prefetch, max_queued)
         if self._transport is not None:
             fn = self._transport.wrap(fn)
-        pool = HandlerPool(
-            topic, prefetch, functools.partial(self._run, fn), _settle, max_queued=max_queued
-        )
+        pool = Subscription(self, fn, topic, prefetch, max_queued)
         with self._lock:
             if self._closed:
                 raise ClosedError("broker")
@@ -363,6 +308,41 @@ class ConcurrentEventBroker(Closeable):
                 )
         self._route(event, (self._tracker, *trackers), None)
 
+    def publisher_for(self, lineage: Lineage) -> LineagePublisher:
+        """The ``publish`` a handler gets for an event of ``lineage`` (a fresh hop count).
+
+        The broker makes one when a lineage's first event runs; its later events share
+        it. A transport that runs events in lineages of its own may give them one.
+        Thread-safe; never blocks.
+
+        Args:
+            lineage: the trackers the published events count in (a tuple), this
+                broker's :attr:`tracker` among them, so that ``wait_for_idle`` sees them.
+
+        Raises:
+            ArgumentError: ``lineage`` is not a tuple holding this broker's tracker.
+        """
+        if not isinstance(lineage, tuple) or self._tracker not in lineage:
+            raise ArgumentError(
+                f"lineage must be a tuple of WorkTrackers holding the broker's tracker, "
+                f"got {lineage!r}",
+                "lineage",
+                lineage,
+            )
+        return LineagePublisher(self, lineage, itertools.count(1))
+
+    def publish_hop(self, event: Any, publisher: LineagePublisher) -> None:
+        """Publish ``event`` as the next hop of ``publisher``'s lineage: calling it does this.
+
+        The event counts in ``publisher.lineage`` and against ``max_hops`` (past it, it
+        is reported as a :class:`HopLimitError`, not routed). Runs in this thread;
+        thread-safe; raises as :meth:`publish` does.
+        """
+        if self.telemetry is None:
+            self._route_now(event, publisher.lineage, publisher)
+        else:
+            self._route(event, publisher.lineage, publisher)
+
     def _route(self, event: Any, lineage: Lineage, publisher: LineagePublisher | None) -> None:
         if self.telemetry is None:
             self._route_now(event, lineage, publisher)
@@ -388,13 +368,14 @@ class ConcurrentEventBroker(Closeable):
         if publisher is not None and next(publisher.hops) >= self.max_hops:
             self.report(HopLimitError(event, self.max_hops), event, lineage=lineage)
             return
-        pool = self._routes.pools.get(to)
+        # The broker installs only Subscriptions; annotated rather than cast, at no cost.
+        pool: Subscription | None = self._routes.pools.get(to)  # type: ignore[assignment]
         if pool is None:
             self.report(RoutingError(event, to, self.topics), event, lineage=lineage)
             return
         acquire(lineage)
         queued_at = 0.0 if self.telemetry is None else time.perf_counter()
-        admission = pool.submit(Delivery(event, lineage, publisher, queued_at))
+        admission = pool.submit(Delivery(event, lineage, publisher, pool, queued_at))
         if admission is _ACCEPTED:
             return
         if admission is Admission.FULL:
@@ -418,28 +399,6 @@ class ConcurrentEventBroker(Closeable):
                 self.report(EventDroppedError(event, to, "abandoned"), event, lineage=lineage)
                 return True
         return False
-
-    def _run(self, fn: Handler, item: Delivery) -> None:
-        lineage = item.lineage
-        if lineage is not self._root:  # the root tracker is never abandoned
-            for tracker in lineage:
-                if tracker.abandoned:
-                    self._drop_abandoned(item)
-                    return
-        publish = item.publish or LineagePublisher(self, lineage, itertools.count(1))
-        try:
-            if self.telemetry is None:
-                fn(item.event, publish)
-            else:  # a CONSUMER span, parented from the event's traceparent
-                self.telemetry.consume(item.event, item.queued_at, fn, publish)
-        except Exception as error:  # noqa: BLE001 - user code: reported, never fatal
-            self.report(error, item.event, lineage)
-        except BaseException as error:  # noqa: BLE001 - escaping, it would stop every actor
-            self.report(HandlerAbortedError(error, item.event), item.event, lineage)
-
-    def _drop_abandoned(self, item: Delivery) -> None:
-        dropped = EventDroppedError(item.event, item.event.to, "abandoned")
-        self.report(dropped, item.event, item.lineage)
 
     def report(self, error: Exception, event: Any, lineage: Lineage = ()) -> None:
         """Record ``error`` on ``lineage`` and hand it with its ``event`` to ``on_error``.
@@ -546,7 +505,7 @@ class ConcurrentEventBroker(Closeable):
             self._close_done.set()
 
     def _close(self, pools: list[HandlerPool], deadline: float | None) -> None:
-        self._closing._trip()
+        self._closing.trip()
         if self._transport is not None:
             self._transport.stop()
         self._seal(deadline)
@@ -612,11 +571,6 @@ class ConcurrentEventBroker(Closeable):
 
 
 _ACCEPTED = Admission.ACCEPTED
-
-
-def _settle(item: Delivery) -> None:
-    # Runs once the pool no longer counts the item, so an idle broker has idle pools.
-    release(item.lineage)
 
 
 def _stats(pool: HandlerPool) -> TopicStats:

@@ -8,9 +8,10 @@ serve one stream of events. The pools, middleware, retries and ``resolve`` stay 
 broker's; a transport only decides where a pool's events come from:
 
 * ``publish`` from outside the handlers goes to :meth:`Transport.send` instead of a pool;
-* the transport feeds each pool :class:`~arvo_concurrent.broker.broker.Delivery` items
-  itself (``pool.submit``), each with a ``publish`` of its own that collects what the
-  handler publishes, and settles the event when the pool releases its lineage;
+* the transport feeds each topic's :class:`~arvo_concurrent.broker.delivery.Subscription`
+  :class:`~arvo_concurrent.broker.delivery.Delivery` items itself
+  (``subscription.submit``), each with a ``publish`` of its own that collects what the
+  handler publishes, and settles the event when the delivery releases its lineage;
 * ``close`` stops the transport's intake first, gives the events claimed but not
   started back (:meth:`Transport.take_back`), and closes it last.
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from arvo_concurrent.actors.pool import HandlerPool
-    from arvo_concurrent.broker.broker import ConcurrentEventBroker, Delivery, Handler
+    from arvo_concurrent.broker.broker import ConcurrentEventBroker
+    from arvo_concurrent.broker.delivery import Delivery, Handler, Subscription
     from arvo_concurrent.broker.tracking import Lineage
 
 __all__ = ["Transport"]
@@ -38,8 +39,8 @@ class Transport(Protocol):
         """The handler to run for a subscription of ``fn`` (``fn`` itself, or a wrapper)."""
         ...
 
-    def subscribed(self, topic: str, pool: HandlerPool) -> None:
-        """Feed ``pool`` the events of ``topic`` from now on."""
+    def subscribed(self, topic: str, subscription: Subscription) -> None:
+        """Feed ``subscription`` (the topic's pool) :class:`Delivery` items from now on."""
         ...
 
     def unsubscribed(self, topic: str) -> None:

@@ -125,6 +125,16 @@ class Telemetry:
         self._error = (Status, StatusCode.ERROR)
         self._empty: Context = context.Context()
 
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are recorded (an SDK tracer provider, found by :meth:`bind`)."""
+        return self._tracing
+
+    @property
+    def metering(self) -> bool:
+        """Whether metrics are recorded (an SDK meter provider, found by :meth:`bind`)."""
+        return self._metering
+
     # -- broker hooks ---------------------------------------------------------------
 
     def bind(self, broker: Any) -> bool:
@@ -198,8 +208,8 @@ class Telemetry:
                 finally:
                     self._context.detach(token)
             else:
-                _, span, opened = self._in_consumer_span(event, topic, lambda: fn(event, publish))
-                self._closed(span, opened)
+                _, span, opened = self.consumer_span(event, topic, lambda: fn(event, publish))
+                self.end_span(span, opened)
         finally:
             running_telemetry.reset(running)
 
@@ -207,11 +217,16 @@ class Telemetry:
         """The executions of one event by the handler at ``topic`` (see :class:`Executions`)."""
         return Executions(self, topic)
 
-    def _in_consumer_span(
+    def consumer_span(
         self, event: Any, topic: str, call: Callable[[], T], attempt: int = 0
     ) -> tuple[T, Span, Token[Context]]:
-        # Runs call() in a new CONSUMER span that is left open and current on success
-        # (returned with its context token, for the caller to close); closed on failure.
+        """Run ``call()`` in a new ``process <topic>`` CONSUMER span; for tracing only.
+
+        The span is parented from the current context, else from the event's. On
+        success it is left open and current: returned with its context token, for the
+        caller to end with :meth:`end_span` (on the same thread). On failure it ends
+        (recording the error) and the error is raised.
+        """
         parent = self._context.get_current()
         if not self._trace.get_current_span(parent).get_span_context().is_valid:
             parent = self._extracted(event)
@@ -231,9 +246,10 @@ class Telemetry:
             raise
         return value, span, token
 
-    def _closed(
+    def end_span(
         self, span: Span, token: Token[Context], error: BaseException | None = None
     ) -> None:
+        """End a span :meth:`consumer_span` left open (failed with ``error``, if given)."""
         if error is not None:
             self._failed(span, error)
         self._context.detach(token)
@@ -387,15 +403,15 @@ class Executions:
         if self._open is not None:
             span, token = self._open
             self._open = None
-            self._telemetry._closed(span, token, error)
+            self._telemetry.end_span(span, token, error)
 
     def _execute(self, execute: Callable[[Any], T], event: Any) -> T:
         self.attempt += 1
         telemetry = self._telemetry
-        run = functools.partial(self._timed if telemetry._metering else _plain, execute, event)
-        if not telemetry._tracing:
+        run = functools.partial(self._timed if telemetry.metering else _plain, execute, event)
+        if not telemetry.tracing:
             return run()
-        value, span, token = telemetry._in_consumer_span(event, self._topic, run, self.attempt)
+        value, span, token = telemetry.consumer_span(event, self._topic, run, self.attempt)
         self._open = (span, token)
         return value
 

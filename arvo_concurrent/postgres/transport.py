@@ -58,7 +58,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 
 from arvo_concurrent.actors.lifecycle import remaining
 from arvo_concurrent.arvo.event import ArvoEvent
-from arvo_concurrent.broker.broker import Delivery
+from arvo_concurrent.broker.delivery import Delivery
 from arvo_concurrent.broker.errors import EventDroppedError, HopLimitError, RoutingError
 from arvo_concurrent.broker.tracking import Lineage
 from arvo_concurrent.errors import ArgumentError, ArvoConcurrentError, ClosedError
@@ -73,8 +73,8 @@ from arvo_concurrent.postgres.queue_statements import QueueStatements
 from arvo_concurrent.postgres.wakeups import WAKE_ALL, Wakeups, key_for
 
 if TYPE_CHECKING:
-    from arvo_concurrent.actors.pool import HandlerPool
-    from arvo_concurrent.broker.broker import ConcurrentEventBroker, Handler, Publish
+    from arvo_concurrent.broker.broker import ConcurrentEventBroker
+    from arvo_concurrent.broker.delivery import Handler, Publish, Subscription
 
 __all__ = ["PostgresTransport"]
 
@@ -97,7 +97,7 @@ class _Slots:
 
     __slots__ = ("held", "more", "pool")
 
-    def __init__(self, pool: HandlerPool) -> None:
+    def __init__(self, pool: Subscription) -> None:
         self.pool = pool
         self.held = 0
         self.more = True  # the queue may hold ready events of this topic
@@ -257,14 +257,14 @@ class PostgresTransport:
 
         return run
 
-    def subscribed(self, topic: str, pool: HandlerPool) -> None:
-        """Feed ``pool`` the ready events of ``topic``; record that this process serves it.
+    def subscribed(self, topic: str, subscription: Subscription) -> None:
+        """Feed ``subscription`` the ready events of ``topic``; record that this process serves it.
 
         Blocks for one round trip; when that fails, it is reported and the next renewal
         of the leases records it.
         """
         with self._lock:
-            self._slots[topic] = _Slots(pool)
+            self._slots[topic] = _Slots(subscription)
             wanted = sum(slots.pool.prefetch for slots in self._slots.values()) + 2
         try:
             self._read_served()
@@ -506,8 +506,9 @@ class PostgresTransport:
         with self._lock:
             slots = self._slots.get(claim.topic)
         broker.tracker.add()
+        publisher = ClaimPublisher(claim, lineage, self._refused)
         if slots is not None and slots.pool.submit(
-            Delivery(claim.event, lineage, ClaimPublisher(claim, lineage, self._refused))
+            Delivery(claim.event, lineage, publisher, slots.pool)
         ):
             return
         broker.tracker.done()

@@ -41,7 +41,7 @@ def test_closing_signal_is_a_read_only_event() -> None:
         signal.set()
     assert not signal.is_set()
     assert signal.wait(0) is False
-    signal._trip()
+    signal.trip()
     assert signal.is_set()
     assert signal.wait(0) is True
     with pytest.raises(AttributeError, match="cannot be undone"):

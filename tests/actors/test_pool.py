@@ -306,3 +306,42 @@ def test_max_queued_bounds_the_items_waiting_beyond_the_prefetch_slots(make_pool
     gate.set()
     assert rec.wait_for(3)
     assert sorted(rec.items) == [0, 1, 2]
+
+
+class Job:
+    """A Work item: records on which thread it ran and settled, and in which order."""
+
+    def __init__(self, log: list[tuple[str, int, int]], done: threading.Event) -> None:
+        self.log = log
+        self.done = done
+
+    def run(self) -> None:
+        self.log.append(("run", id(self), threading.get_ident()))
+
+    def settle(self) -> None:
+        self.log.append(("settle", id(self), threading.get_ident()))
+        self.done.set()
+
+
+def test_without_functions_the_pool_runs_work_items_then_settles_them() -> None:
+    pool = HandlerPool("t", 1)
+    log: list[tuple[str, int, int]] = []
+    first, second = threading.Event(), threading.Event()
+    try:
+        a, b = Job(log, first), Job(log, second)
+        assert pool.submit(a)
+        assert pool.submit(b)
+        assert first.wait(WAIT_S)
+        assert second.wait(WAIT_S)
+    finally:
+        pool.close()
+        assert pool.join(deadline_after(WAIT_S)) == 0
+    assert [(step, job) for step, job, _ in log] == [
+        ("run", id(a)),
+        ("settle", id(a)),
+        ("run", id(b)),
+        ("settle", id(b)),
+    ]
+    threads = {thread for _, _, thread in log}
+    assert threads.isdisjoint({threading.get_ident()})
+    assert len(threads) == 1

@@ -276,11 +276,14 @@ def test_the_api_without_an_sdk_costs_nothing_and_changes_no_event(
 def test_tracing_and_metrics_are_on_separately(otel: Recorded) -> None:
     # An SDK tracer provider and the API's no-op meter: spans, and no metric calls.
     telemetry = Telemetry(tracer_provider=otel.tracer_provider)
+    assert (telemetry.tracing, telemetry.metering) == (False, False)  # until bound
     with ConcurrentEventBroker(telemetry=telemetry) as broker:
         assert broker.telemetry is telemetry
+        assert (telemetry.tracing, telemetry.metering) == (True, False)
     metrics_only = Telemetry(meter_provider=otel.meter_provider)
     with ConcurrentEventBroker(telemetry=metrics_only) as broker:
         assert broker.telemetry is metrics_only
+        assert (metrics_only.tracing, metrics_only.metering) == (False, True)
         broker.subscribe(lambda got, publish: None, topic="com.test.flags")
         broker.publish(_flagged("01"))
         broker.wait_for_idle(WAIT_S)
