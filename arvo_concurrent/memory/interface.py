@@ -38,6 +38,11 @@ class IMachineMemory(Protocol):
       callable, after the final state of a finished workflow was written and while the
       lock is still held. It deletes (or archives) the id's state and lock; a backend
       may make it a no-op (PostgreSQL backends usually keep finished workflows).
+    * **Optional lock_and_read.** A backend may also define ``lock_and_read(id) ->
+      (acquired, state)``: ``lock`` then, once granted, ``read``, in fewer round trips
+      (PostgreSQL: one). Not part of this protocol either; the orchestration wrapper
+      looks it up once and uses it instead of ``lock`` + ``read`` when it is callable.
+      It must not hold the lock when it raises.
     """
 
     def read(self, id: str) -> dict[str, Any] | None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolClosed
 
 from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
@@ -306,6 +305,38 @@ class PostgresMachineMemory(Closeable):
             OwnerError: ``owner`` is not a non-empty str.
             ClosedError: the memory is or was closed (also while waiting).
         """
+        return self._take(machine_id, owner, self._sql.lock) is not None
+
+    def lock_and_read(
+        self, machine_id: str, owner: object = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """:meth:`lock`, then :meth:`read` once granted, in one round trip when it can.
+
+        The state comes back with the grant (its latest committed version); when the
+        lock saw none, it is read again (a first state may have been written meanwhile).
+        The orchestration wrapper uses this instead of ``lock`` and ``read``. Blocks as
+        ``lock`` does. Thread-safe.
+
+        Returns:
+            ``(True, state or None)`` when ``owner`` holds the lock; ``(False, None)``
+            when it gave up.
+
+        Raises:
+            What ``lock`` and ``read`` raise; the lock is not held when it raises.
+        """
+        row = self._take(machine_id, owner, self._sql.lock_read)
+        if row is None:
+            return False, None
+        try:
+            if row[4] is not None:
+                return True, decode_state(row[4])
+            return True, self.read(machine_id)  # none seen: maybe one written since
+        except BaseException:
+            self.unlock(machine_id, owner)
+            raise
+
+    def _take(self, machine_id: str, owner: object, statement: bytes) -> Row | None:
+        """Lock (see :meth:`lock`) with ``statement``; the row that granted it, or None."""
         _require_id(machine_id, "lock")
         holder = owner_text(owner)
         self._check_open()
@@ -319,20 +350,20 @@ class PostgresMachineMemory(Closeable):
         if renewing or not self._queue_locally:
             # A holder renewing must not queue behind the requests waiting for its lock.
             return self._try_until_granted(
-                machine_id, holder, budget(Line(handoff_at=started)), None
+                machine_id, holder, budget(Line(handoff_at=started)), None, statement
             )
 
         line, head = self._lines.enter(machine_id, budget)
         if not head:
-            return False
+            return None
         try:
-            return self._try_until_granted(machine_id, holder, budget(line), line)
+            return self._try_until_granted(machine_id, holder, budget(line), line, statement)
         finally:
             self._lines.leave(machine_id, line)
 
     def _try_until_granted(
-        self, machine_id: str, holder: str, wait: LockWait, line: Line | None
-    ) -> bool:
+        self, machine_id: str, holder: str, wait: LockWait, line: Line | None, statement: bytes
+    ) -> Row | None:
         params: dict[str, Any] = {
             "id": machine_id,
             "owner": holder,
@@ -345,24 +376,25 @@ class PostgresMachineMemory(Closeable):
                 # Queued until the next try is due (plus some slack); 0: never queue.
                 left_ms = (wait.deadline() - self._clock()) * 1000
                 params["queue_ms"] = left_ms + _QUEUE_SLACK_MS if left_ms > 0 else 0
-                fence, holder_fence, left_s, ticket = self._try_lock(params)
+                row = self._try_lock(params, statement)
+                fence, holder_fence, left_s, ticket = row[:4]
                 now = self._clock()
                 if fence is not None:
                     self._granted(machine_id, holder, fence, line)
-                    return True
+                    return row
                 wait.observe(holder_fence, now)
                 deadline = wait.deadline()
                 if now >= deadline:
-                    return self._give_up(params)
+                    return self._give_up(params, statement)
                 params["ticket"] = ticket
                 # No lease seen (it ended as we looked): try again at once.
                 pause = 0.0 if left_s is None else max(left_s, 0.0) + _EXPIRY_SLACK_S
                 watch.wait(min(deadline - now, pause))
                 self._check_open()
 
-    def _try_lock(self, params: dict[str, Any]) -> Row:
+    def _try_lock(self, params: dict[str, Any], statement: bytes) -> Row:
         ticket = params["ticket"]
-        row = self._run(params["id"], "lock", self._sql.lock, params)[0]
+        row = self._run(params["id"], "lock", statement, params)[0]
         with self._fences_lock:
             if row[0] is not None:
                 self._queued.discard(ticket)
@@ -376,21 +408,21 @@ class PostgresMachineMemory(Closeable):
         if line is not None:
             self._lines.granted(line)
 
-    def _give_up(self, params: dict[str, Any]) -> bool:
-        """Leave the queue; True if an unlock handed this request the lease meanwhile."""
+    def _give_up(self, params: dict[str, Any], statement: bytes) -> Row | None:
+        """Leave the queue; the granting row if an unlock handed this request the lease."""
         ticket = params["ticket"]
         if ticket is None:
-            return False
+            return None
         with self._fences_lock:
             self._queued.discard(ticket)
         if self._run(params["id"], "lock", self._sql.leave_queue, params):
-            return False
+            return None
         # The ticket was gone: handed the lease (claim it), or expired (one last try).
-        fence = self._try_lock({**params, "queue_ms": 0})[0]
-        if fence is None:
-            return False
-        self._granted(params["id"], params["owner"], fence, None)
-        return True
+        row = self._try_lock({**params, "queue_ms": 0}, statement)
+        if row[0] is None:
+            return None
+        self._granted(params["id"], params["owner"], row[0], None)
+        return row
 
     def unlock(self, machine_id: str, owner: object = None) -> bool:
         """Release the lock of ``machine_id`` held by ``owner`` (default: the calling thread).
@@ -499,7 +531,7 @@ class PostgresMachineMemory(Closeable):
         self,
         machine_id: str | None,
         operation: str,
-        statement: sql.Composed,
+        statement: bytes,
         params: Mapping[str, Any],
     ) -> list[Row]:
         """Run one statement on a pooled connection; its rows (empty when it has none)."""

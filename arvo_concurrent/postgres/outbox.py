@@ -17,8 +17,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from psycopg import sql
-
 __all__ = ["Outbox", "PendingWrite", "current", "outbox_for"]
 
 
@@ -33,7 +31,7 @@ class PendingWrite:
 
     def __init__(
         self,
-        statement: sql.Composed,
+        statement: bytes,
         params: dict[str, Any],
         refusal: Callable[[], Exception] | None,
     ) -> None:

@@ -267,20 +267,20 @@ class QueueStatements:
         counts: events per status. purge: forget what is older than the retention.
     """
 
-    publish: sql.Composed
-    claim: sql.Composed
-    settle: sql.Composed
-    heartbeat: sql.Composed
-    reclaim: sql.Composed
-    release: sql.Composed
-    collect: sql.Composed
-    forget: sql.Composed
-    abandon: sql.Composed
-    served: sql.Composed
-    dead: sql.Composed
-    requeue: sql.Composed
-    counts: sql.Composed
-    purge: sql.Composed
+    publish: bytes
+    claim: bytes
+    settle: bytes
+    heartbeat: bytes
+    reclaim: bytes
+    release: bytes
+    collect: bytes
+    forget: bytes
+    abandon: bytes
+    served: bytes
+    dead: bytes
+    requeue: bytes
+    counts: bytes
+    purge: bytes
 
     @classmethod
     def for_schema(cls, schema: str) -> QueueStatements:
@@ -292,8 +292,9 @@ class QueueStatements:
             "subscription": sql.Identifier(schema, "queue_subscription"),
         }
 
-        def compose(text: str) -> sql.Composed:
-            return sql.SQL(text).format(**names)
+        def compose(text: str) -> bytes:
+            # Rendered once: psycopg caches what it derives from a bytes query.
+            return sql.SQL(text).format(**names).as_bytes(None)
 
         return cls(
             publish=compose(_PUBLISH),

@@ -2,7 +2,9 @@
 
 Each operation is one statement, so that an autocommit connection runs it in one
 round trip, and every time comparison reads the database clock (``clock_timestamp()``),
-never a client's. The lease row of an id outlives its lease (released: owner and
+never a client's. The statements are rendered to bytes once: psycopg caches what it
+derives from a bytes query (placeholders, formats), whereas a ``sql.Composed`` is
+rendered again at every execution. The lease row of an id outlives its lease (released: owner and
 expiry NULL) so that the fence of the latest lease granted is never forgotten.
 """
 
@@ -50,6 +52,19 @@ SELECT
      FROM {lease} c WHERE c.id = %(id)s),
     (SELECT ticket FROM queued)
 """
+
+# The lock and, in the same round trip, the state once granted. The statement's
+# snapshot predates any wait for the lease row's lock, during which a writer holding that
+# row may have committed: the state is read with FOR SHARE, after the grant, which in READ
+# COMMITTED returns the latest committed version of the row. A row first inserted after
+# the snapshot stays unseen: no state (NULL) is read again by the caller.
+_LOCK_READ = (
+    _LOCK.rstrip()
+    + """,
+    (SELECT s.data::text FROM {state} s
+     WHERE s.id = %(id)s AND EXISTS (SELECT 1 FROM granted) FOR SHARE OF s)
+"""
+)
 
 _LEAVE_QUEUE = """
 DELETE FROM {waiter} WHERE id = %(id)s AND ticket = %(ticket)s RETURNING ticket
@@ -128,9 +143,8 @@ _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
-# it to a full TTL; a waiter that died lets it lapse soon). Either way notify.
-# Row locks are always taken lease first, then waiter or state rows (as a lock try and a
-# write do): the later CTEs refer to ``mine`` so that it runs, and locks, first.
+# it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
+# refused as this statement runs queues a request its snapshot may not show.
 _UNLOCK = """
 WITH mine AS (
     SELECT id FROM {lease}
@@ -201,6 +215,8 @@ class Statements:
             (or refresh the caller's ``ticket``). One row: ``(fence, holder fence,
             seconds left, ticket)``; ``fence`` is NULL when refused, and the holder's
             columns may be NULL when its lease ended as the statement ran.
+        lock_read: ``lock`` with one more column: once granted, the state as JSON text
+            (NULL: none seen; see ``_LOCK_READ``).
         leave_queue: withdraw ``ticket``; no row when it is gone (handed the lease, or
             expired).
         leave_queues: withdraw every ticket of ``tickets`` (at close).
@@ -214,18 +230,19 @@ class Statements:
         clear: delete every state, lease and queued request; wake every waiter.
     """
 
-    lock: sql.Composed
-    leave_queue: sql.Composed
-    leave_queues: sql.Composed
-    write_fenced: sql.Composed
-    write_free: sql.Composed
-    write_swap: sql.Composed
-    write_refused: sql.Composed
-    read: sql.Composed
-    unlock: sql.Composed
-    held_by_other: sql.Composed
-    cleanup: sql.Composed
-    clear: sql.Composed
+    lock: bytes
+    lock_read: bytes
+    leave_queue: bytes
+    leave_queues: bytes
+    write_fenced: bytes
+    write_free: bytes
+    write_swap: bytes
+    write_refused: bytes
+    read: bytes
+    unlock: bytes
+    held_by_other: bytes
+    cleanup: bytes
+    clear: bytes
 
     @classmethod
     def for_schema(cls, schema: str) -> Statements:
@@ -239,11 +256,12 @@ class Statements:
             "fence_seq": sql.Literal(_quoted(schema) + '."lease_fence"'),
         }
 
-        def compose(text: str) -> sql.Composed:
-            return sql.SQL(text).format(**names)
+        def compose(text: str) -> bytes:
+            return sql.SQL(text).format(**names).as_bytes(None)
 
         return cls(
             lock=compose(_LOCK),
+            lock_read=compose(_LOCK_READ),
             leave_queue=compose(_LEAVE_QUEUE),
             leave_queues=compose(_LEAVE_QUEUES),
             write_fenced=compose(_WRITE_FENCED),

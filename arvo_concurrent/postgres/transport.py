@@ -41,6 +41,7 @@ same database get exactly-once steps (see :mod:`~arvo_concurrent.postgres.outbox
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -663,19 +664,27 @@ class PostgresTransport:
         settled elsewhere or consumed before).
         """
         refused: Exception | None = None
-        with conn.pipeline() as pipeline, conn.transaction():
-            cursors = [conn.execute(write.statement, write.params) for write in writes]
-            settled = conn.execute(self._sql.settle, params)
-            pipeline.sync()
-            for write, cursor in zip(writes, cursors, strict=True):
-                if write.refusal is not None and not cursor.fetchall():
-                    refused = write.refusal()
-                    break
-            row: Row | None = settled.fetchone()
-            if refused is None and row is not None and row[0] and row[1]:
-                return row, None
-            raise psycopg.Rollback()
-        return None, refused
+        # BEGIN and COMMIT as statements of the pipeline: two round trips in all, where
+        # psycopg's transaction() in a pipeline syncs once more after its BEGIN.
+        try:
+            with conn.pipeline() as pipeline:
+                conn.execute(b"BEGIN")
+                cursors = [conn.execute(write.statement, write.params) for write in writes]
+                settled = conn.execute(self._sql.settle, params)
+                pipeline.sync()
+                for write, cursor in zip(writes, cursors, strict=True):
+                    if write.refusal is not None and not cursor.fetchall():
+                        refused = write.refusal()
+                        break
+                row: Row | None = settled.fetchone()
+                took_effect = refused is None and row is not None and row[0] and row[1]
+                conn.execute(b"COMMIT" if took_effect else b"ROLLBACK")
+        except BaseException:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # the error raised says more
+                    conn.rollback()
+            raise
+        return (row, None) if took_effect else (None, refused)
 
     def _reserve(self, topics: list[str]) -> list[bool]:
         """Which outputs this process takes itself: those of its topics with room.

@@ -77,3 +77,14 @@ class RecordingMemory:
         """The recorded operation names, in order."""
         with self._mutex:
             return [operation for operation, _ in self.calls]
+
+
+class LockReadingMemory(RecordingMemory):
+    """A :class:`RecordingMemory` that also offers ``lock_and_read`` (recorded as one call)."""
+
+    def lock_and_read(self, id: str) -> tuple[bool, dict[str, Any] | None]:
+        with self._mutex:
+            self._record("lock_and_read", id)
+            if not self.grant_locks:
+                return False, None
+            return True, copy.deepcopy(self.store.get(id))

@@ -34,7 +34,7 @@ from tests.arvo.handlers import (
     route_events,
     weighted_average_resumable,
 )
-from tests.arvo.recording_memory import RecordingMemory
+from tests.arvo.recording_memory import LockReadingMemory, RecordingMemory
 
 init_factory = create_arvo_event_factory(average_workflow_contract.version("1.0.0"))
 add_factory = create_arvo_event_factory(add_contract.version("1.0.0"))
@@ -255,3 +255,29 @@ def test_a_fenced_failure_record_is_a_transaction_violation_not_a_false_failure(
 def test_memory_must_implement_the_protocol() -> None:
     with pytest.raises(HandlerConfigError, match="no read\\(\\)"):
         average_orchestrator(object())  # type: ignore[arg-type]
+
+
+def test_a_memory_with_lock_and_read_is_locked_and_read_in_one_call() -> None:
+    memory = LockReadingMemory()
+    init = average_init()
+    routed = route_events([add_handler(), product_handler(), average_orchestrator(memory)], init)
+    assert routed[-1].data["average"] == 5  # each step got the state written by the last
+    step = ["lock_and_read", "write", "unlock"]
+    assert memory.operations() == [*step, *step, "lock_and_read", "write", "cleanup", "unlock"]
+    previous = [prev for _, _, prev, _ in memory.writes]
+    assert previous[0] is None
+    assert previous[1:] == [data for _, data, _, _ in memory.writes[:-1]]
+
+
+def test_lock_and_read_refused_or_failing_is_a_lock_violation_without_unlock() -> None:
+    memory = LockReadingMemory()
+    memory.grant_locks = False
+    with pytest.raises(TransactionViolation) as refused:
+        average_orchestrator(memory).execute(average_init())
+    assert refused.value.cause is TransactionCause.LOCK_UNACQUIRED
+    memory.grant_locks = True
+    memory.fail_on["lock_and_read"] = ConnectionError("store down")
+    with pytest.raises(TransactionViolation, match="store down") as failed:
+        average_orchestrator(memory).execute(average_init())
+    assert failed.value.cause is TransactionCause.LOCK_MACHINE_MEMORY_FAILURE
+    assert memory.operations() == ["lock_and_read", "lock_and_read"]

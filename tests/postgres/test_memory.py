@@ -367,3 +367,62 @@ def test_without_the_local_queue_every_thread_waits_in_the_database_and_loses_no
             thread.join(timeout=50)
         assert refused == [0] * threads
         assert memory.read("counter") == {"count": threads * times}
+
+
+def test_lock_and_read_takes_the_lock_and_brings_the_state_back(
+    make_memory: MemoryFactory,
+) -> None:
+    with make_memory(lock_max_retries=0) as memory, make_memory(lock_max_retries=0) as other:
+        assert memory.lock_and_read("new", owner="a") == (True, None)
+        memory.write("new", {"step": 1}, owner="a")
+        assert memory.unlock("new", owner="a")
+        assert memory.lock_and_read("new", owner="a") == (True, {"step": 1})
+        # Held: refused, and nothing read.
+        assert other.lock_and_read("new", owner="b") == (False, None)
+        with pytest.raises(FencingError):
+            other.write("new", {"step": 2}, owner="b")
+        assert memory.unlock("new", owner="a")
+        assert other.lock_and_read("new", owner="b") == (True, {"step": 1})
+        assert other.unlock("new", owner="b")
+
+
+def test_lock_and_read_reads_again_when_a_writer_held_the_lease_row(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    # The lock waits for the writer's row lock with a snapshot older than its write:
+    # the state it saw must not stand for the read.
+    with make_memory() as memory:
+        assert memory.lock("wf", owner="a")
+        memory.write("wf", {"v": 1}, owner="a")
+        assert memory.unlock("wf", owner="a")
+        names = {"lease": sql.Identifier(schema, "machine_lease")}
+        with psycopg.connect(dsn) as writer:
+            writer.execute(
+                sql.SQL("SELECT 1 FROM {lease} WHERE id = 'wf' FOR SHARE").format(**names)
+            )
+            writer.execute(
+                sql.SQL("UPDATE {} SET data = '{{\"v\": 2}}' WHERE id = 'wf'").format(
+                    sql.Identifier(schema, "machine_state")
+                )
+            )
+            result: list[tuple[bool, Any]] = []
+            thread = threading.Thread(
+                target=lambda: result.append(memory.lock_and_read("wf", owner="b"))
+            )
+            thread.start()
+            while not _waiting_on_a_row_lock(dsn, schema):  # a bounded poll: the test's timeout
+                threading.Event().wait(0.005)
+            writer.commit()
+        thread.join(timeout=30)
+        assert result == [(True, {"v": 2})]
+        assert memory.unlock("wf", owner="b")
+
+
+def _waiting_on_a_row_lock(dsn: str, schema: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE %s",
+            (f'%"{schema}"."machine_lease"%',),
+        ).fetchone()
+    return bool(row and row[0])
