@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from arvo_concurrent.postgres.statements import render
+
 __all__ = ["QueueStatements"]
 
 _LEASE = "clock_timestamp() + %(lease_ms)s * interval '1 millisecond'"
@@ -293,8 +295,7 @@ class QueueStatements:
         }
 
         def compose(text: str) -> bytes:
-            # Rendered once: psycopg caches what it derives from a bytes query.
-            return sql.SQL(text).format(**names).as_bytes(None)
+            return render(text, names)
 
         return cls(
             publish=compose(_PUBLISH),

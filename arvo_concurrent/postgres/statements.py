@@ -10,11 +10,12 @@ expiry NULL) so that the fence of the latest lease granted is never forgotten.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from psycopg import sql
 
-__all__ = ["Statements"]
+__all__ = ["Statements", "render"]
 
 _LOCK = """
 WITH granted AS (
@@ -257,7 +258,7 @@ class Statements:
         }
 
         def compose(text: str) -> bytes:
-            return sql.SQL(text).format(**names).as_bytes(None)
+            return render(text, names)
 
         return cls(
             lock=compose(_LOCK),
@@ -274,6 +275,15 @@ class Statements:
             cleanup=compose(_CLEANUP),
             clear=compose(_CLEAR),
         )
+
+
+def render(text: str, names: Mapping[str, sql.Composable]) -> bytes:
+    """``text`` with ``names`` filled in, rendered once to bytes.
+
+    psycopg caches what it derives from a bytes query (its parse, its prepared statement);
+    a ``sql.Composed`` would be rendered again at every execution.
+    """
+    return sql.SQL(text).format(**names).as_bytes(None)
 
 
 def _quoted(identifier: str) -> str:

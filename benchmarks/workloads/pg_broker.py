@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from arvo_concurrent import ConcurrentMachineMemory, create_concurrent_event_broker
 from arvo_concurrent.postgres import PostgresMachineMemory, PostgresTransport
@@ -58,8 +57,8 @@ from benchmarks.workloads.bench_arvo import (
     sequence_resumable,
     service_handler,
 )
+from benchmarks.workloads.pg_server import DSN, drop_schema
 
-_DSN = os.environ.get("ARVO_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/test"
 _ROOT = Path(__file__).resolve().parents[2]
 _TIMEOUT_S = 300.0
 _DONE = "arvo.orc.bench.sequence.done"
@@ -69,11 +68,6 @@ _SVC_S = 0.001
 _W4_PREFETCH = 10
 _W1_PREFETCH = 8
 _HOPS = 3
-
-
-def _drop(schema: str) -> None:
-    with psycopg.connect(_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _handlers(kind: str, memory: Any, prefetch: int = _W4_PREFETCH) -> list[dict[str, Any]]:
@@ -93,7 +87,7 @@ def _dsn(params: Params) -> tuple[str, str]:
     With ``synchronous_commit=off`` when ``params["sync"]`` is 0.
     """
     application = f"arvo_bench_{uuid.uuid4().hex[:8]}"
-    dsn = _DSN + ("&" if "?" in _DSN else "?") + f"application_name={application}"
+    dsn = DSN + ("&" if "?" in DSN else "?") + f"application_name={application}"
     if not int(params.get("sync", 1)):
         dsn += "&options=-csynchronous_commit%3Doff"
     return dsn, application
@@ -120,7 +114,7 @@ def _own_cpu_s() -> float:
 
 def _backends_cpu_s(application: str) -> dict[int, float]:
     """CPU seconds used so far by each server backend of ``application`` (by pid)."""
-    with psycopg.connect(_DSN, autocommit=True) as conn:
+    with psycopg.connect(DSN, autocommit=True) as conn:
         pids = [
             row[0]
             for row in conn.execute(
@@ -175,7 +169,7 @@ def _workers(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        _drop(schema)
+        drop_schema(schema)
 
 
 def _resolve_all(handle: Any, events: list[Any], missing: str = "raise") -> list[Any]:
@@ -278,14 +272,14 @@ def _footprint(kind: str, events: list[Any], missing: str = "raise") -> None:
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
     try:
         with (
-            PostgresMachineMemory(_DSN, schema=schema) as memory,
+            PostgresMachineMemory(DSN, schema=schema) as memory,
             create_concurrent_event_broker(
-                _handlers(kind, memory), transport=PostgresTransport(_DSN, schema=schema)
+                _handlers(kind, memory), transport=PostgresTransport(DSN, schema=schema)
             ) as handle,
         ):
             _resolve_all(handle, events, missing)
     finally:
-        _drop(schema)
+        drop_schema(schema)
 
 
 def footprint_pg1(params: Params, scale: float) -> None:

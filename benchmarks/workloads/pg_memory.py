@@ -31,22 +31,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from arvo_concurrent.memory import ConcurrentMachineMemory
 from arvo_concurrent.postgres import PostgresMachineMemory
 from benchmarks.core import Figures, Params, Stopwatch, Workload, scaled
+from benchmarks.workloads.pg_server import DSN, drop_schema
 
-_DSN = os.environ.get("ARVO_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/test"
 _ROOT = Path(__file__).resolve().parents[2]
 # As W6b: a budget only a bug can spend.
 _PATIENT = {"lock_max_retries": 10, "lock_initial_delay_ms": 100, "lock_backoff_exponent": 1.5}
-
-
-def _drop(schema: str) -> None:
-    with psycopg.connect(_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _cycles(memory: Any, cycles: int) -> float:
@@ -64,10 +56,10 @@ def run_pg6a(params: Params, scale: float) -> Figures:
     cycles = scaled(2_000, scale, minimum=20)
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
     try:
-        with PostgresMachineMemory(_DSN, schema=schema) as memory:
+        with PostgresMachineMemory(DSN, schema=schema) as memory:
             rate = _cycles(memory, cycles)
     finally:
-        _drop(schema)
+        drop_schema(schema)
     with ConcurrentMachineMemory() as memory:
         baseline = _cycles(memory, cycles)
     return {
@@ -136,8 +128,8 @@ def run_pg6b(params: Params, scale: float) -> Figures:
     times = scaled(200, scale, minimum=5)
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
     local = int(params.get("local", 1))
-    args = {"dsn": _DSN, "schema": schema, "threads": threads, "times": times, "local": local}
-    PostgresMachineMemory(_DSN, schema=schema).close()  # migrate once, before the race
+    args = {"dsn": DSN, "schema": schema, "threads": threads, "times": times, "local": local}
+    PostgresMachineMemory(DSN, schema=schema).close()  # migrate once, before the race
     running = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.workloads.pg_memory", json.dumps(args)],
@@ -158,14 +150,14 @@ def run_pg6b(params: Params, scale: float) -> Figures:
                 process.stdin.write("go\n")
                 process.stdin.flush()
             results = [json.loads(p.communicate(timeout=600)[0]) for p in running]
-        with PostgresMachineMemory(_DSN, schema=schema) as memory:
+        with PostgresMachineMemory(DSN, schema=schema) as memory:
             final = (memory.read("pg6b") or {"count": 0})["count"]
     finally:
         for process in running:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        _drop(schema)
+        drop_schema(schema)
     waits = [w for r in results for w in r["waits"]]
     handoffs = [h for r in results for h in r["handoffs"]] or [0.0]
     total = processes * threads * times
@@ -186,10 +178,10 @@ def run_pg6b(params: Params, scale: float) -> Figures:
 def footprint_pg6a(params: Params, scale: float) -> None:
     schema = f"arvo_bench_{uuid.uuid4().hex[:10]}"
     try:
-        with PostgresMachineMemory(_DSN, schema=schema) as memory:
+        with PostgresMachineMemory(DSN, schema=schema) as memory:
             _cycles(memory, scaled(2_000, scale, minimum=20))
     finally:
-        _drop(schema)
+        drop_schema(schema)
 
 
 def footprint_pg6b(params: Params, scale: float) -> None:
@@ -198,7 +190,7 @@ def footprint_pg6b(params: Params, scale: float) -> None:
     settings = {**_PATIENT, "queue_locally": bool(int(params.get("local", 1)))}
     times = scaled(200, scale, minimum=5)
     try:
-        with PostgresMachineMemory(_DSN, schema=schema, **settings) as memory:
+        with PostgresMachineMemory(DSN, schema=schema, **settings) as memory:
 
             def work() -> None:
                 for _ in range(times):
@@ -213,7 +205,7 @@ def footprint_pg6b(params: Params, scale: float) -> None:
             for thread in pool:
                 thread.join()
     finally:
-        _drop(schema)
+        drop_schema(schema)
 
 
 WORKLOADS = [
