@@ -25,23 +25,9 @@ from arvo_concurrent.arvo import (
     parse_arvo_event_id,
 )
 from arvo_concurrent.arvo.inflate import InflateError, inflate
+from tests.arvo.test_event import valid_fields
 
-TIME = "2025-01-02T03:04:05.678+00:00"
 LONE = "a\ud800b"
-
-
-def event_fields(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "id": "evt-1",
-        "source": "com.example.producer",
-        "type": "com.example.thing",
-        "subject": "subject-1",
-        "data": {"a": 1},
-        "time": TIME,
-        "to": "com.example.consumer",
-    }
-    fields.update(overrides)
-    return fields
 
 
 def subject_json(padding: int) -> bytes:
@@ -177,7 +163,7 @@ def test_subject_execution_patterns_refuse_a_trailing_newline(execution: dict[st
 @pytest.mark.parametrize("field", ["source", "subject", "to", "redirectto", "dataschema"])
 def test_uri_fields_refuse_a_trailing_newline(field: str) -> None:
     with pytest.raises(ArvoEventValidationError) as caught:
-        ArvoEvent(**event_fields(**{field: "com.example.x\n"}))
+        ArvoEvent(**valid_fields(**{field: "com.example.x\n"}))
     assert caught.value.field == field
 
 
@@ -186,7 +172,7 @@ def test_uri_fields_refuse_a_trailing_newline(field: str) -> None:
 
 @pytest.mark.parametrize("make", [nested_dict, nested_list])
 def test_data_at_the_depth_limit_is_accepted_and_written(make: Any) -> None:
-    event = ArvoEvent(**event_fields(data=make(MAX_DATA_DEPTH)))
+    event = ArvoEvent(**valid_fields(data=make(MAX_DATA_DEPTH)))
     assert ArvoEvent.from_json(event.to_json()) == event
 
 
@@ -194,7 +180,7 @@ def test_data_at_the_depth_limit_is_accepted_and_written(make: Any) -> None:
 @pytest.mark.parametrize("depth", [MAX_DATA_DEPTH + 1, 600, 5000])
 def test_data_past_the_depth_limit_is_refused_naming_the_field(make: Any, depth: int) -> None:
     with pytest.raises(ArvoEventValidationError, match="MAX_DATA_DEPTH") as caught:
-        ArvoEvent(**event_fields(data=make(depth)))
+        ArvoEvent(**valid_fields(data=make(depth)))
     assert caught.value.field == "data"
 
 
@@ -226,20 +212,20 @@ TEXT_FIELDS = ["id", "accesscontrol", "traceparent", "tracestate", "parentid", "
 @pytest.mark.parametrize("field", TEXT_FIELDS)
 def test_a_lone_surrogate_in_a_text_field_is_refused_naming_it(field: str) -> None:
     with pytest.raises(ArvoEventValidationError, match="lone surrogate") as caught:
-        ArvoEvent(**event_fields(**{field: LONE}))
+        ArvoEvent(**valid_fields(**{field: LONE}))
     assert caught.value.field == field
     with pytest.raises(ArvoEventValidationError):
-        ArvoEvent.from_dict(event_fields(**{field: LONE}))
+        ArvoEvent.from_dict(valid_fields(**{field: LONE}))
 
 
 def test_a_lone_surrogate_in_an_extension_is_refused_naming_it() -> None:
     with pytest.raises(ArvoEventValidationError, match="lone surrogate") as caught:
-        ArvoEvent(**event_fields(extensions={"tenant": LONE}))
+        ArvoEvent(**valid_fields(extensions={"tenant": LONE}))
     assert caught.value.field == "extensions.tenant"
 
 
 def test_valid_non_ascii_text_is_still_accepted() -> None:
-    event = ArvoEvent(**event_fields(accesscontrol="équipe 🚀", extensions={"who": "café"}))
+    event = ArvoEvent(**valid_fields(accesscontrol="équipe 🚀", extensions={"who": "café"}))
     assert ArvoEvent.from_json(event.to_json()) == event
 
 
@@ -250,7 +236,7 @@ def test_valid_non_ascii_text_is_still_accepted() -> None:
 @pytest.mark.parametrize("value", [LONE, "\udfff", "x\ud83d"])
 def test_every_text_field_either_refuses_a_value_or_can_write_it(field: str, value: str) -> None:
     try:
-        event = ArvoEvent(**event_fields(**{field: value}))
+        event = ArvoEvent(**valid_fields(**{field: value}))
     except ArvoEventValidationError as exc:
         refused_field = exc.field
     else:
