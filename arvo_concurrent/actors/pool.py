@@ -162,9 +162,10 @@ class HandlerPool:
 
     def _retract(self, item: Any) -> Admission:
         # close() ran while item was being queued. If it was queued before close emptied
-        # the backlog, close returned it (or a worker took it): ACCEPTED. Otherwise it is
-        # still here, or set aside by another late submit: take it back. ``is``: items
-        # need not be hashable, and equal items are distinct submissions.
+        # the backlog, close returned it: ACCEPTED. Otherwise it is still here, or set
+        # aside by another late submit: take it back (CLOSED); or a worker finishing its
+        # item took it meanwhile, and runs it: ACCEPTED. ``is``: items need not be
+        # hashable, and equal items are distinct submissions.
         with self._lock:
             late = self._late
             while self._backlog:
@@ -220,7 +221,9 @@ class HandlerPool:
 
     def _queue_full(self) -> bool:
         # Caller holds the lock. Items bound for free slots (workers starting up) wait in
-        # the backlog too; only those beyond every slot count against max_queued.
+        # the backlog too; only those beyond every slot count against max_queued. A worker
+        # counts an item as running before taking it from the backlog, so for that instant
+        # it counts twice: a submit at the bound may be refused, none beyond it admitted.
         assert self.max_queued is not None
         beyond_slots = len(self._backlog) - (self.prefetch - len(self._running))
         return beyond_slots >= self.max_queued
@@ -314,8 +317,9 @@ class HandlerPool:
         """Refuse new items, hand back the waiting ones, and ask every worker to stop.
 
         Running items finish first: a worker's stop queues behind the item it runs. A
-        worker still starting stops as soon as it enlists. Idempotent: a second call
-        returns nothing. Never blocks; :meth:`join` waits for the workers.
+        worker still starting stops as soon as it enlists. A ``submit`` racing this call
+        is either refused (CLOSED), or accepted with its item handed back here or run.
+        Idempotent: a second call returns nothing. Never blocks; :meth:`join` waits for the workers.
 
         Returns:
             The items that were waiting, in FIFO order.
