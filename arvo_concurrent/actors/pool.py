@@ -12,8 +12,8 @@ Scheduling rules (what the broker promises about one handler):
   ``submit`` refuses one more.
 
 Thread hand-offs are what a hop costs, so the pool keeps them to at most one per item:
-``submit`` runs in the publisher's thread and either tells an idle worker (one hand-off)
-or appends to the backlog (none); a worker that finishes pops the next backlog item
+``submit`` runs in the publisher's thread and appends to the backlog, telling an idle worker
+only if there is one (one hand-off); a worker that finishes pops the next backlog item
 itself instead of asking anyone for it. Neither takes a lock on that hot path (queueing
 behind busy workers, taking the next item): a lock that the publisher and the workers take
 on every hop convoys under the GIL (benchmarks/NOTES.md, issue 13). The pool's lock
