@@ -12,9 +12,14 @@ Scheduling rules (what the broker promises about one handler):
   ``submit`` refuses one more.
 
 Thread hand-offs are what a hop costs, so the pool keeps them to at most one per item:
-``submit`` runs in the publisher's thread and either tells an idle worker (one hand-off)
-or appends to the backlog (none); a worker that finishes pops the next backlog item
-itself instead of asking anyone for it. All state sits behind one short lock.
+``submit`` runs in the publisher's thread and appends to the backlog, telling an idle worker
+only if there is one (one hand-off); a worker that finishes pops the next backlog item
+itself instead of asking anyone for it. Neither takes a lock on that hot path (queueing
+behind busy workers, taking the next item): a lock that the publisher and the workers take
+on every hop convoys under the GIL (benchmarks/NOTES.md, issue 13). The pool's lock
+guards only the rare transitions: a worker going idle, waking one, starting, closing.
+A submit appends and then looks for an idle worker; a worker going idle lists itself
+and then looks at the backlog; one of the two sees the other, so no wake-up is lost.
 
 Workers start lazily: one more each time the waiting items outnumber the workers
 being started, up to ``prefetch``, so a pool that only ever sees one item at a time
@@ -80,7 +85,7 @@ class HandlerPool:
     The items are :class:`~arvo_concurrent.actors.work.Work` (the pool calls their
     ``run()`` and ``settle()``) unless ``execute`` and ``settle`` say how to run them.
     Every method is thread-safe and only ``join`` blocks on a handler: ``submit`` may
-    start a worker thread, the rest only take the pool's lock.
+    start a worker thread, the rest at most take the pool's lock briefly.
 
     Args:
         topic: the topic this pool serves (for logs and stats).
@@ -112,36 +117,94 @@ class HandlerPool:
         self._settle = settle
         self._lock = threading.Lock()
         self._enlisted = threading.Condition(self._lock)
+        # The hot path (queueing an item, a busy worker taking the next one) takes no
+        # lock: deque append/popleft and list append/pop are atomic under the GIL. A
+        # lock taken there by the publisher and the workers on every hop convoys (a
+        # thread granted it still waits for the GIL: two GIL hand-offs per hop;
+        # benchmarks/NOTES.md). The lock guards the rare transitions: going idle,
+        # waking, starting, closing; and _idle, _workers, _starting, _late, _stops.
         self._backlog: deque[Any] = deque()
+        self._running: list[None] = []  # one entry per running item: a lock-free count
         self._idle: list[WorkerRef] = []
         self._workers: list[WorkerRef] = []
         self._starting = 0
-        self._running = 0
+        self._late: list[Any] = []  # queued after close emptied the backlog: see _retract
         self._closed = False
         self._stops: list[StopRequest] = []
 
     def submit(self, item: Any) -> Admission:
-        """Run ``item`` now on an idle worker, or queue it (starting a worker if one is due).
+        """Queue ``item``, waking an idle worker or starting one if one is due.
 
         Returns:
             ACCEPTED; or CLOSED (the pool is closed) or FULL (``max_queued`` items
             already wait): the item was not taken. Only ACCEPTED is true.
         """
+        if self._closed:
+            return _CLOSED
+        backlog = self._backlog
+        if self.max_queued is None:
+            backlog.append(item)
+        else:
+            # Under the lock so that concurrent submits cannot both take the last room.
+            with self._lock:
+                if self._queue_full():
+                    return _FULL
+                backlog.append(item)
+        if self._closed:
+            return self._retract(item)
+        # Appended first, then read: a worker announces itself idle first, then reads the
+        # backlog (in _wake), so one of the two sees the other and no item waits unseen.
+        if self._idle or (
+            len(self._workers) + self._starting < self.prefetch and len(backlog) > self._starting
+        ):
+            self._wake(None)
+        return _ACCEPTED
+
+    def _retract(self, item: Any) -> Admission:
+        # close() ran while item was being queued. If it was queued before close emptied
+        # the backlog, close returned it: ACCEPTED. Otherwise it is still here, or set
+        # aside by another late submit: take it back (CLOSED); or a worker finishing its
+        # item took it meanwhile, and runs it: ACCEPTED. ``is``: items need not be
+        # hashable, and equal items are distinct submissions.
+        with self._lock:
+            late = self._late
+            while self._backlog:
+                late.append(self._backlog.popleft())
+            for i, waiting in enumerate(late):
+                if waiting is item:
+                    del late[i]
+                    return _CLOSED
+        return _ACCEPTED
+
+    def _wake(self, worker: WorkerRef | None) -> None:
+        # The rare path, under the lock: ``worker`` (if any) goes idle, then idle workers
+        # are handed waiting items, and a worker is started if one is due.
         with self._lock:
             if self._closed:
-                return _CLOSED
-            while self._idle:
-                worker = self._idle.pop()
-                if self._dispatch(worker, item):
-                    self._running += 1
-                    return _ACCEPTED
-            if self.max_queued is not None and self._queue_full():
-                return _FULL
-            self._backlog.append(item)
+                return
+            if worker is not None:
+                self._idle.append(worker)
+            self._hand_out()
             spawn = self._reserve_start()
         if spawn:
             self._start_worker()
-        return _ACCEPTED
+
+    def _hand_out(self) -> None:
+        # Caller holds the lock, the only guard of _idle; busy workers pop the backlog
+        # without it, so an item seen here may be gone by the popleft.
+        idle, backlog, running = self._idle, self._backlog, self._running
+        while idle and backlog:
+            worker = idle.pop()
+            running.append(None)
+            try:
+                item = backlog.popleft()
+            except IndexError:
+                running.pop()
+                idle.append(worker)
+                return
+            if not self._dispatch(worker, item):
+                running.pop()
+                backlog.appendleft(item)
 
     def _dispatch(self, worker: WorkerRef, item: Any) -> bool:
         # Caller holds the lock. Telling under it orders the Dispatch before any stop a
@@ -158,9 +221,11 @@ class HandlerPool:
 
     def _queue_full(self) -> bool:
         # Caller holds the lock. Items bound for free slots (workers starting up) wait in
-        # the backlog too; only those beyond every slot count against max_queued.
+        # the backlog too; only those beyond every slot count against max_queued. A worker
+        # counts an item as running before taking it from the backlog, so for that instant
+        # it counts twice: a submit at the bound may be refused, none beyond it admitted.
         assert self.max_queued is not None
-        beyond_slots = len(self._backlog) - (self.prefetch - self._running)
+        beyond_slots = len(self._backlog) - (self.prefetch - len(self._running))
         return beyond_slots >= self.max_queued
 
     def _reserve_start(self) -> bool:
@@ -192,25 +257,27 @@ class HandlerPool:
         first if one is due, so that a burst warms the pool with overlapping starts.
         """
         with self._lock:
-            self._starting -= 1
+            # Listed before the start is no longer counted, so that submit's unlocked
+            # sum of the two never looks lower than it is.
             self._workers.append(worker)
+            self._starting -= 1
             self._enlisted.notify_all()
             if self._closed:
                 # Started just before close(): it stops itself, and join() waits for it.
                 self._stops.append((worker, worker.stop(block=False)))
                 return
-            item = self._take(worker)
-            if item is not _NOTHING:
-                # Told under the lock, as in submit; the worker is alive: it runs this.
-                worker.tell(Dispatch(item))
-            spawn = self._reserve_start()
-        if spawn:
-            self._start_worker()
+        # Idle, then handed the first waiting item (a Dispatch to itself), if any.
+        self._wake(worker)
 
     def serve(self, item: Any, worker: WorkerRef) -> None:
         """Run ``item`` and then every backlog item this worker can take; runs on ``worker``."""
-        execute, settle, lock = self._execute, self._settle, self._lock
-        while item is not _NOTHING:
+        execute, settle, backlog, running = (
+            self._execute,
+            self._settle,
+            self._backlog,
+            self._running,
+        )
+        while True:
             try:
                 execute(item)
             except BaseException:
@@ -222,8 +289,7 @@ class HandlerPool:
                     item,
                     extra=event_log_fields(getattr(item, "event", item), topic=self.topic),
                 )
-            with lock:
-                self._running -= 1
+            running.pop()
             try:
                 settle(item)
             except BaseException:
@@ -233,26 +299,27 @@ class HandlerPool:
                     item,
                     extra=event_log_fields(getattr(item, "event", item), topic=self.topic),
                 )
-            with lock:
-                # Only once settle returned: a worker listed idle must be free to run the
-                # next item at once, not busy in a callback that settle runs.
-                item = self._take(worker)
-
-    def _take(self, worker: WorkerRef) -> Any:
-        # Caller holds the lock: the next waiting item for ``worker``, else it goes idle.
-        if self._backlog:
-            self._running += 1
-            return self._backlog.popleft()
-        if not self._closed:
-            self._idle.append(worker)
-        return _NOTHING
+            # Only once settle returned: a worker listed idle must be free to run the
+            # next item at once, not busy in a callback that settle runs. The hot path:
+            # popleft and the count are atomic under the GIL, and take no lock that
+            # the publisher would contend for (see the module docstring).
+            if not backlog:
+                break
+            running.append(None)
+            try:
+                item = backlog.popleft()
+            except IndexError:
+                running.pop()
+                break
+        self._wake(worker)
 
     def close(self) -> list[Any]:
         """Refuse new items, hand back the waiting ones, and ask every worker to stop.
 
         Running items finish first: a worker's stop queues behind the item it runs. A
-        worker still starting stops as soon as it enlists. Idempotent: a second call
-        returns nothing. Never blocks; :meth:`join` waits for the workers.
+        worker still starting stops as soon as it enlists. A ``submit`` racing this call
+        is either refused (CLOSED), or accepted with its item handed back here or run.
+        Idempotent: a second call returns nothing. Never blocks; :meth:`join` waits for the workers.
 
         Returns:
             The items that were waiting, in FIFO order.
@@ -260,9 +327,16 @@ class HandlerPool:
         with self._lock:
             if self._closed:
                 return []
+            # Set before the backlog is emptied: a submit that appends after that reads
+            # it set, and takes its item back (_retract).
             self._closed = True
-            dropped = list(self._backlog)
-            self._backlog.clear()
+            dropped = []
+            while self._backlog:
+                # popleft, not a copy: a busy worker may take an item meanwhile.
+                try:
+                    dropped.append(self._backlog.popleft())
+                except IndexError:
+                    break
             self._idle.clear()
             self._stops = [(w, w.stop(block=False)) for w in self._workers]
             return dropped
@@ -294,6 +368,9 @@ class HandlerPool:
             )
 
     def load(self) -> PoolLoad:
-        """A consistent snapshot of running and waiting items and started workers."""
-        with self._lock:
-            return PoolLoad(self._running, len(self._backlog), len(self._workers))
+        """A snapshot of running and waiting items and started workers; never blocks.
+
+        Exact while no item moves. Taken without the lock the hot path does not take,
+        so an item a worker is taking at that instant may count as running and waiting.
+        """
+        return PoolLoad(len(self._running), len(self._backlog), len(self._workers))
