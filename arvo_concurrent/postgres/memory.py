@@ -457,12 +457,27 @@ class PostgresMachineMemory(Closeable):
             box.writes.append(PendingWrite(self._sql.unlock, params, None))
             box.after.append(functools.partial(self._wakeups.wake, key))
             return True
-        if self._run(machine_id, "unlock", self._sql.unlock, params):
-            # This process's waiters need not wait for the notification's round trip.
-            self._wakeups.wake(key)
+        rows = self._run(machine_id, "unlock", self._sql.unlock, params)
+        if rows:
+            if self._wakes_locally(rows[0][1]):
+                self._wakeups.wake(key)
             return True
         rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
         return not (rows and rows[0][0])
+
+    def _wakes_locally(self, handed: int | None) -> bool:
+        """Whether an unlock wakes this memory's waiters at once, before its NOTIFY.
+
+        Only when one of them can take the lease: it was released free, or handed to
+        one of this memory's tickets. A lease handed to another process's request stays
+        that request's until it claims it; waking the waiters here would only buy each a
+        refused try (a round trip and a lock of the lease row, in the middle of the
+        hand-off). The NOTIFY still wakes everyone, whatever the unlock did.
+        """
+        if handed is None:
+            return True
+        with self._fences_lock:
+            return handed in self._queued
 
     def cleanup(self, machine_id: str, *, owner: object = None) -> None:
         """Delete the state of ``machine_id`` (a finished workflow), and its lock.

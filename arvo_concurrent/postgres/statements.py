@@ -145,7 +145,8 @@ _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
 # it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
-# refused as this statement runs queues a request its snapshot may not show.
+# refused as this statement runs queues a request its snapshot may not show. The row
+# names the ticket handed the lease (NULL: released free).
 _UNLOCK = """
 WITH mine AS (
     SELECT id FROM {lease}
@@ -178,7 +179,7 @@ taken AS (
     DELETE FROM {waiter} w USING next
     WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
 )
-SELECT pg_notify(%(channel)s, %(key)s) FROM moved
+SELECT pg_notify(%(channel)s, %(key)s), (SELECT ticket FROM next) FROM moved
 """
 
 _HELD_BY_OTHER = """
@@ -226,6 +227,7 @@ class Statements:
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
         unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
+            One row when it released: ``(notified, ticket handed the lease or NULL)``.
         held_by_other: whether a lease is in force (asked after an unlock released none).
         cleanup: delete the state and drop a lease the caller does not hold.
         clear: delete every state, lease and queued request; wake every waiter.
