@@ -182,6 +182,52 @@ taken AS (
 SELECT pg_notify(%(channel)s, %(key)s), (SELECT ticket FROM next) FROM moved
 """
 
+# A holder's write and its unlock in one statement (one commit): the write as
+# _WRITE_FENCED, the release (or hand-off) as _UNLOCK, both under the lease row's lock.
+# A stale fence stores nothing and releases nothing. One row: (the new version or NULL
+# when refused, whether the lease was released, the ticket handed it or NULL).
+_WRITE_UNLOCK = (
+    """
+WITH lease_row AS (SELECT fence, owner FROM {lease} WHERE id = %(id)s FOR UPDATE),
+written AS (
+"""
+    + _INSERT
+    + _ROW
+    + "WHERE NOT EXISTS (SELECT 1 FROM lease_row l WHERE l.fence <> %(fence)s)"
+    + _UPSERT_TAIL
+    + """),
+mine AS (SELECT 1 FROM lease_row WHERE owner = %(owner)s AND fence = %(fence)s),
+stale AS (
+    DELETE FROM {waiter}
+    WHERE id = %(id)s AND expires_at <= clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+),
+next AS (
+    SELECT ticket, owner, ttl_ms FROM {waiter}
+    WHERE id = %(id)s AND expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+    ORDER BY ticket LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+moved AS (
+    UPDATE {lease} AS l SET
+        owner = (SELECT owner FROM next),
+        fence = CASE WHEN EXISTS (SELECT 1 FROM next)
+                     THEN nextval({fence_seq}::regclass) ELSE l.fence END,
+        expires_at = clock_timestamp()
+            + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
+    WHERE l.id = %(id)s AND l.owner = %(owner)s AND l.fence = %(fence)s
+      AND EXISTS (SELECT 1 FROM mine)
+    RETURNING l.id
+),
+taken AS (
+    DELETE FROM {waiter} w USING next
+    WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
+),
+notified AS (SELECT pg_notify(%(channel)s, %(key)s) FROM moved)
+SELECT (SELECT version FROM written), (SELECT count(*) FROM notified) > 0,
+       (SELECT ticket FROM next)
+"""
+)
+
 _HELD_BY_OTHER = """
 SELECT EXISTS (
     SELECT 1 FROM {lease}
@@ -226,6 +272,7 @@ class Statements:
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
+        write_unlock: a holder's ``write_fenced`` and its ``unlock`` in one statement.
         unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
             One row when it released: ``(notified, ticket handed the lease or NULL)``.
         held_by_other: whether a lease is in force (asked after an unlock released none).
@@ -241,6 +288,7 @@ class Statements:
     write_free: bytes
     write_swap: bytes
     write_refused: bytes
+    write_unlock: bytes
     read: bytes
     unlock: bytes
     held_by_other: bytes
@@ -271,6 +319,7 @@ class Statements:
             write_free=compose(_WRITE_FREE),
             write_swap=compose(_WRITE_SWAP),
             write_refused=compose(_WRITE_REFUSED),
+            write_unlock=compose(_WRITE_UNLOCK),
             read=compose(_READ),
             unlock=compose(_UNLOCK),
             held_by_other=compose(_HELD_BY_OTHER),
