@@ -434,6 +434,7 @@ class PostgresMachineMemory(Closeable):
             "owner": holder,
             "ttl_ms": self._config.lock_ttl_ms,
             "ticket": None,
+            "keep_ms": _QUEUE_SLACK_MS / 2,
         }
         with self._wakeups.watch(key_for(machine_id)) as watch:
             while True:

@@ -17,11 +17,22 @@ from psycopg import sql
 
 __all__ = ["Statements", "render"]
 
+# A try refused by a lease in force (as the statement's snapshot shows it) writes
+# nothing: no lock of the lease row (which the holder's unlock and the next holder's
+# claim need), no transaction id, no WAL flush at its commit. The snapshot may predate
+# an unlock; that unlock's NOTIFY, sent at its commit, wakes the caller (armed before
+# the try) to try again. A queued request's row is rewritten only when its expiry must
+# move (its next try is due later than the row outlasts by ``keep_ms``).
 _LOCK = """
-WITH granted AS (
+WITH held AS (
+    SELECT 1 FROM {lease} c
+    WHERE c.id = %(id)s AND c.owner <> %(owner)s AND c.expires_at > clock_timestamp()
+),
+granted AS (
     INSERT INTO {lease} AS l (id, owner, fence, expires_at)
-    VALUES (%(id)s, %(owner)s, nextval({fence_seq}::regclass),
-            clock_timestamp() + %(ttl_ms)s * interval '1 millisecond')
+    SELECT %(id)s, %(owner)s, nextval({fence_seq}::regclass),
+           clock_timestamp() + %(ttl_ms)s * interval '1 millisecond'
+    WHERE NOT EXISTS (SELECT 1 FROM held)
     ON CONFLICT (id) DO UPDATE SET
         owner = EXCLUDED.owner,
         -- The holder locking again renews its lease and keeps its fence; so does a
@@ -36,12 +47,21 @@ dequeued AS (
     DELETE FROM {waiter}
     WHERE id = %(id)s AND ticket = %(ticket)s AND EXISTS (SELECT 1 FROM granted)
 ),
+kept AS (
+    -- Refused, and already queued long enough: the row stays as it is.
+    SELECT w.ticket FROM {waiter} w
+    WHERE w.id = %(id)s AND w.ticket = %(ticket)s AND %(queue_ms)s > 0
+      AND w.expires_at >= clock_timestamp()
+          + (%(queue_ms)s - %(keep_ms)s) * interval '1 millisecond'
+      AND NOT EXISTS (SELECT 1 FROM granted)
+),
 queued AS (
     -- Refused, and willing to wait: join (or stay in) the id's queue.
     INSERT INTO {waiter} AS w (id, ticket, owner, ttl_ms, expires_at)
     SELECT %(id)s, coalesce(%(ticket)s, nextval({ticket_seq}::regclass)), %(owner)s,
            %(ttl_ms)s, clock_timestamp() + %(queue_ms)s * interval '1 millisecond'
     WHERE %(queue_ms)s > 0 AND NOT EXISTS (SELECT 1 FROM granted)
+      AND NOT EXISTS (SELECT 1 FROM kept)
     ON CONFLICT (id, ticket) DO UPDATE SET expires_at = EXCLUDED.expires_at
     RETURNING w.ticket
 )
@@ -51,7 +71,7 @@ SELECT
     (SELECT c.fence FROM {lease} c WHERE c.id = %(id)s),
     (SELECT extract(epoch FROM c.expires_at - clock_timestamp())::float8
      FROM {lease} c WHERE c.id = %(id)s),
-    (SELECT ticket FROM queued)
+    coalesce((SELECT ticket FROM queued), (SELECT ticket FROM kept))
 """
 
 # The lock and, in the same round trip, the state once granted. The statement's
@@ -260,7 +280,8 @@ class Statements:
     Attributes:
         lock: take a free or expired lease, or renew the caller's (or claim the one an
             unlock handed it); when refused and ``queue_ms`` > 0, join the id's queue
-            (or refresh the caller's ``ticket``). One row: ``(fence, holder fence,
+            (or refresh the caller's ``ticket`` when its row expires sooner than
+            ``queue_ms - keep_ms`` from now). One row: ``(fence, holder fence,
             seconds left, ticket)``; ``fence`` is NULL when refused, and the holder's
             columns may be NULL when its lease ended as the statement ran.
         lock_read: ``lock`` with one more column: once granted, the state as JSON text

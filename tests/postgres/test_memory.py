@@ -548,3 +548,52 @@ def test_write_and_unlock_without_a_lease_or_with_bad_data_is_write_then_unlock(
         assert memory.lock("wf", owner="b")  # released both times
         assert memory.read("wf") is None
         assert memory.unlock("wf", owner="b")
+
+
+def test_a_refused_try_does_not_wait_for_the_lease_row_lock(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    # A refusal reads the lease; only a try that may be granted locks its row.
+    with make_memory(lock_max_retries=0) as memory:
+        assert memory.lock("wf", owner="a")
+        lease = sql.Identifier(schema, "machine_lease")
+        with psycopg.connect(dsn) as other:
+            other.execute(sql.SQL("SELECT 1 FROM {} WHERE id = 'wf' FOR UPDATE").format(lease))
+            result: list[bool] = []
+            thread = threading.Thread(target=lambda: result.append(memory.lock("wf", owner="b")))
+            thread.start()
+            thread.join(timeout=30)
+            refused_while_locked = list(result)
+            other.commit()
+        thread.join(timeout=30)
+        assert refused_while_locked == [False]
+        assert memory.unlock("wf", owner="a")
+
+
+def test_a_queued_request_trying_again_leaves_its_queue_row_alone(
+    dsn: str, schema: str, make_memory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiter_table = sql.Identifier(schema, "machine_waiter")
+
+    def queue_rows() -> list[tuple[Any, ...]]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            query = sql.SQL("SELECT ticket, xmin::text FROM {} WHERE id = 'wf'")
+            return conn.execute(query.format(waiter_table)).fetchall()
+
+    with make_memory(**_PATIENT) as holder, make_memory(**_PATIENT) as waiter:
+        assert holder.lock("wf", owner="h")
+        queued = _signal_when_queued(waiter, monkeypatch)
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(waiter.lock("wf", owner="w")))
+        thread.start()
+        assert queued.wait(timeout=30)
+        joined = queue_rows()
+        queued.clear()
+        waiter._wakeups.wake(key_for("wf"))  # a try again, refused: the lease is in force
+        assert queued.wait(timeout=30)
+        assert queue_rows() == joined  # same ticket, same row version
+        assert len(joined) == 1
+        assert holder.unlock("wf", owner="h")
+        thread.join(timeout=30)
+        assert result == [True]
+        assert queue_rows() == []
