@@ -280,6 +280,71 @@ class PostgresMachineMemory(Closeable):
         if not self._run(machine_id, "write", statement, params):
             raise self._refusal(machine_id, writer, fence, swapped=prev_data is not None)
 
+    def write_and_unlock(
+        self,
+        machine_id: str,
+        data: dict[str, Any],
+        metadata: object = None,
+        *,
+        owner: object = None,
+    ) -> bool:
+        """:meth:`write` under ``owner``'s lease, then :meth:`unlock`, in one round trip.
+
+        Both commit together: the next holder (the waiter the lease is handed to) sees
+        ``data``. The lock is released whether or not the write stored, as a
+        ``write`` followed by ``unlock`` in a ``finally`` would. Without a lease held
+        through this memory, or in a PostgreSQL broker's handler (see the class), it is
+        exactly ``write`` then ``unlock``. Blocks for one round trip (two when the
+        write is refused). Thread-safe.
+
+        Returns:
+            What :meth:`unlock` returns.
+
+        Raises:
+            What :meth:`write` raises (after the unlock).
+        """
+        _require_id(machine_id, "write")
+        holder = owner_text(owner)
+        with self._fences_lock:
+            fence = self._fences.get((machine_id, holder))
+        if fence is None or outbox_for(self._target) is not None:
+            try:
+                self.write(machine_id, data, None, metadata, owner=holder)
+            finally:
+                released = self.unlock(machine_id, holder)
+            return released
+        try:
+            if not isinstance(data, dict):
+                raise MemoryDataError(machine_id, data)
+            encoded = encode_state(machine_id, data)
+        except BaseException:
+            self.unlock(machine_id, holder)
+            raise
+        with self._fences_lock:
+            self._fences.pop((machine_id, holder), None)
+        key = key_for(machine_id)
+        params = {
+            **_metadata(metadata),
+            "id": machine_id,
+            "owner": holder,
+            "fence": fence,
+            "data": encoded,
+            "channel": self._channel,
+            "key": key,
+            "claim_ms": _CLAIM_MS,
+        }
+        version, released, handed = self._run(machine_id, "write", self._sql.write_unlock, params)[
+            0
+        ]
+        if released and self._wakes_locally(handed):
+            self._wakeups.wake(key)
+        if version is None:
+            raise self._refusal(machine_id, holder, fence, swapped=False)
+        if released:
+            return True
+        rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
+        return not (rows and rows[0][0])
+
     def _refusal(
         self, machine_id: str, writer: str, fence: int | None, *, swapped: bool
     ) -> FencingError:
@@ -369,6 +434,7 @@ class PostgresMachineMemory(Closeable):
             "owner": holder,
             "ttl_ms": self._config.lock_ttl_ms,
             "ticket": None,
+            "keep_ms": _QUEUE_SLACK_MS / 2,
         }
         with self._wakeups.watch(key_for(machine_id)) as watch:
             while True:
@@ -457,12 +523,27 @@ class PostgresMachineMemory(Closeable):
             box.writes.append(PendingWrite(self._sql.unlock, params, None))
             box.after.append(functools.partial(self._wakeups.wake, key))
             return True
-        if self._run(machine_id, "unlock", self._sql.unlock, params):
-            # This process's waiters need not wait for the notification's round trip.
-            self._wakeups.wake(key)
+        rows = self._run(machine_id, "unlock", self._sql.unlock, params)
+        if rows:
+            if self._wakes_locally(rows[0][1]):
+                self._wakeups.wake(key)
             return True
         rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
         return not (rows and rows[0][0])
+
+    def _wakes_locally(self, handed: int | None) -> bool:
+        """Whether an unlock wakes this memory's waiters at once, before its NOTIFY.
+
+        Only when one of them can take the lease: it was released free, or handed to
+        one of this memory's tickets. A lease handed to another process's request stays
+        that request's until it claims it; waking the waiters here would only buy each a
+        refused try (a round trip and a lock of the lease row, in the middle of the
+        hand-off). The NOTIFY still wakes everyone, whatever the unlock did.
+        """
+        if handed is None:
+            return True
+        with self._fences_lock:
+            return handed in self._queued
 
     def cleanup(self, machine_id: str, *, owner: object = None) -> None:
         """Delete the state of ``machine_id`` (a finished workflow), and its lock.

@@ -17,11 +17,22 @@ from psycopg import sql
 
 __all__ = ["Statements", "render"]
 
+# A try refused by a lease in force (as the statement's snapshot shows it) writes
+# nothing: no lock of the lease row (which the holder's unlock and the next holder's
+# claim need), no transaction id, no WAL flush at its commit. The snapshot may predate
+# an unlock; that unlock's NOTIFY, sent at its commit, wakes the caller (armed before
+# the try) to try again. A queued request's row is rewritten only when its expiry must
+# move (its next try is due later than the row outlasts by ``keep_ms``).
 _LOCK = """
-WITH granted AS (
+WITH held AS (
+    SELECT 1 FROM {lease} c
+    WHERE c.id = %(id)s AND c.owner <> %(owner)s AND c.expires_at > clock_timestamp()
+),
+granted AS (
     INSERT INTO {lease} AS l (id, owner, fence, expires_at)
-    VALUES (%(id)s, %(owner)s, nextval({fence_seq}::regclass),
-            clock_timestamp() + %(ttl_ms)s * interval '1 millisecond')
+    SELECT %(id)s, %(owner)s, nextval({fence_seq}::regclass),
+           clock_timestamp() + %(ttl_ms)s * interval '1 millisecond'
+    WHERE NOT EXISTS (SELECT 1 FROM held)
     ON CONFLICT (id) DO UPDATE SET
         owner = EXCLUDED.owner,
         -- The holder locking again renews its lease and keeps its fence; so does a
@@ -36,12 +47,21 @@ dequeued AS (
     DELETE FROM {waiter}
     WHERE id = %(id)s AND ticket = %(ticket)s AND EXISTS (SELECT 1 FROM granted)
 ),
+kept AS (
+    -- Refused, and already queued long enough: the row stays as it is.
+    SELECT w.ticket FROM {waiter} w
+    WHERE w.id = %(id)s AND w.ticket = %(ticket)s AND %(queue_ms)s > 0
+      AND w.expires_at >= clock_timestamp()
+          + (%(queue_ms)s - %(keep_ms)s) * interval '1 millisecond'
+      AND NOT EXISTS (SELECT 1 FROM granted)
+),
 queued AS (
     -- Refused, and willing to wait: join (or stay in) the id's queue.
     INSERT INTO {waiter} AS w (id, ticket, owner, ttl_ms, expires_at)
     SELECT %(id)s, coalesce(%(ticket)s, nextval({ticket_seq}::regclass)), %(owner)s,
            %(ttl_ms)s, clock_timestamp() + %(queue_ms)s * interval '1 millisecond'
     WHERE %(queue_ms)s > 0 AND NOT EXISTS (SELECT 1 FROM granted)
+      AND NOT EXISTS (SELECT 1 FROM kept)
     ON CONFLICT (id, ticket) DO UPDATE SET expires_at = EXCLUDED.expires_at
     RETURNING w.ticket
 )
@@ -51,7 +71,7 @@ SELECT
     (SELECT c.fence FROM {lease} c WHERE c.id = %(id)s),
     (SELECT extract(epoch FROM c.expires_at - clock_timestamp())::float8
      FROM {lease} c WHERE c.id = %(id)s),
-    (SELECT ticket FROM queued)
+    coalesce((SELECT ticket FROM queued), (SELECT ticket FROM kept))
 """
 
 # The lock and, in the same round trip, the state once granted. The statement's
@@ -145,7 +165,8 @@ _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
 # it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
-# refused as this statement runs queues a request its snapshot may not show.
+# refused as this statement runs queues a request its snapshot may not show. The row
+# names the ticket handed the lease (NULL: released free).
 _UNLOCK = """
 WITH mine AS (
     SELECT id FROM {lease}
@@ -178,8 +199,54 @@ taken AS (
     DELETE FROM {waiter} w USING next
     WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
 )
-SELECT pg_notify(%(channel)s, %(key)s) FROM moved
+SELECT pg_notify(%(channel)s, %(key)s), (SELECT ticket FROM next) FROM moved
 """
+
+# A holder's write and its unlock in one statement (one commit): the write as
+# _WRITE_FENCED, the release (or hand-off) as _UNLOCK, both under the lease row's lock.
+# A stale fence stores nothing and releases nothing. One row: (the new version or NULL
+# when refused, whether the lease was released, the ticket handed it or NULL).
+_WRITE_UNLOCK = (
+    """
+WITH lease_row AS (SELECT fence, owner FROM {lease} WHERE id = %(id)s FOR UPDATE),
+written AS (
+"""
+    + _INSERT
+    + _ROW
+    + "WHERE NOT EXISTS (SELECT 1 FROM lease_row l WHERE l.fence <> %(fence)s)"
+    + _UPSERT_TAIL
+    + """),
+mine AS (SELECT 1 FROM lease_row WHERE owner = %(owner)s AND fence = %(fence)s),
+stale AS (
+    DELETE FROM {waiter}
+    WHERE id = %(id)s AND expires_at <= clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+),
+next AS (
+    SELECT ticket, owner, ttl_ms FROM {waiter}
+    WHERE id = %(id)s AND expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+    ORDER BY ticket LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+moved AS (
+    UPDATE {lease} AS l SET
+        owner = (SELECT owner FROM next),
+        fence = CASE WHEN EXISTS (SELECT 1 FROM next)
+                     THEN nextval({fence_seq}::regclass) ELSE l.fence END,
+        expires_at = clock_timestamp()
+            + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
+    WHERE l.id = %(id)s AND l.owner = %(owner)s AND l.fence = %(fence)s
+      AND EXISTS (SELECT 1 FROM mine)
+    RETURNING l.id
+),
+taken AS (
+    DELETE FROM {waiter} w USING next
+    WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
+),
+notified AS (SELECT pg_notify(%(channel)s, %(key)s) FROM moved)
+SELECT (SELECT version FROM written), (SELECT count(*) FROM notified) > 0,
+       (SELECT ticket FROM next)
+"""
+)
 
 _HELD_BY_OTHER = """
 SELECT EXISTS (
@@ -213,7 +280,8 @@ class Statements:
     Attributes:
         lock: take a free or expired lease, or renew the caller's (or claim the one an
             unlock handed it); when refused and ``queue_ms`` > 0, join the id's queue
-            (or refresh the caller's ``ticket``). One row: ``(fence, holder fence,
+            (or refresh the caller's ``ticket`` when its row expires sooner than
+            ``queue_ms - keep_ms`` from now). One row: ``(fence, holder fence,
             seconds left, ticket)``; ``fence`` is NULL when refused, and the holder's
             columns may be NULL when its lease ended as the statement ran.
         lock_read: ``lock`` with one more column: once granted, the state as JSON text
@@ -225,7 +293,9 @@ class Statements:
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
+        write_unlock: a holder's ``write_fenced`` and its ``unlock`` in one statement.
         unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
+            One row when it released: ``(notified, ticket handed the lease or NULL)``.
         held_by_other: whether a lease is in force (asked after an unlock released none).
         cleanup: delete the state and drop a lease the caller does not hold.
         clear: delete every state, lease and queued request; wake every waiter.
@@ -239,6 +309,7 @@ class Statements:
     write_free: bytes
     write_swap: bytes
     write_refused: bytes
+    write_unlock: bytes
     read: bytes
     unlock: bytes
     held_by_other: bytes
@@ -269,6 +340,7 @@ class Statements:
             write_free=compose(_WRITE_FREE),
             write_swap=compose(_WRITE_SWAP),
             write_refused=compose(_WRITE_REFUSED),
+            write_unlock=compose(_WRITE_UNLOCK),
             read=compose(_READ),
             unlock=compose(_UNLOCK),
             held_by_other=compose(_HELD_BY_OTHER),

@@ -6,13 +6,15 @@ each repetition uses a schema of its own, dropped afterwards.
 * PG6a (W6a on PostgreSQL): uncontended lock/read/write/unlock cycles on distinct ids
   from one thread, PostgreSQL beside ``ConcurrentMachineMemory`` (``ratio_to_baseline``
   = PostgreSQL / in-process, lower than 1).
-* PG6b (W6b across processes): P processes x T threads x N locked increments of one id.
-  Counts lost updates and refused locks; ``worst_lock_wait_ms`` is the longest ``lock``
-  call; ``handoff_p50_us``/``p99`` is "unlock -> next holder" when the next holder is
-  in another process: the holder stamps ``time.monotonic()`` (one clock for every
-  process of the machine) into the state just before its unlock, and the next holder
-  reads it as soon as ``lock`` returned. Goals: 2 processes with 0 lost and a worst lock
-  wait <= 50 ms; hand-off p50 <= 2 ms. The 4-process row is the contention test's figure;
+* PG6b (W6b across processes): P processes x T threads x N locked increments of one id,
+  each ``lock_and_read`` then ``write_and_unlock`` (the memory's one-round-trip forms of
+  lock + read and write + unlock). Counts lost updates and refused locks;
+  ``worst_lock_wait_ms`` is the longest ``lock_and_read`` call; ``handoff_p50_us``/``p99``
+  is "unlock -> next holder" when the next holder is in another process: the holder
+  stamps ``time.monotonic()`` (one clock for every process of the machine) into the
+  state it writes as it unlocks, and the next holder reads it as soon as
+  ``lock_and_read`` returned. Goals: 2 processes with 0 lost and a worst lock wait
+  <= 50 ms; hand-off p50 <= 2 ms. The 4-process row is the contention test's figure;
   ``local=0`` turns off the process-local queue (every thread waits in the database).
 
 Run a worker by hand: ``python -m benchmarks.workloads.pg_memory JSON``.
@@ -87,21 +89,20 @@ def _worker(args: dict[str, Any]) -> None:
             mine_waits, mine_handoffs, done = [], [], 0
             while done < times:
                 asked = time.monotonic()
-                granted = memory.lock(machine_id)
+                granted, state = memory.lock_and_read(machine_id)
                 got = time.monotonic()
                 mine_waits.append(got - asked)
                 if not granted:
                     with guard:
                         refused[0] += 1
                     continue
-                state = memory.read(machine_id) or {"count": 0}
+                state = state or {"count": 0}
                 if state.get("pid") not in (None, pid):
                     mine_handoffs.append(got - state["released_at"])
-                memory.write(
+                memory.write_and_unlock(
                     machine_id,
                     {"count": state["count"] + 1, "pid": pid, "released_at": time.monotonic()},
                 )
-                memory.unlock(machine_id)
                 done += 1
             with guard:
                 waits.extend(mine_waits)
@@ -194,10 +195,10 @@ def footprint_pg6b(params: Params, scale: float) -> None:
 
             def work() -> None:
                 for _ in range(times):
-                    if memory.lock("pg6b"):
-                        state = memory.read("pg6b") or {"count": 0}
-                        memory.write("pg6b", {"count": state["count"] + 1})
-                        memory.unlock("pg6b")
+                    granted, state = memory.lock_and_read("pg6b")
+                    if granted:
+                        state = state or {"count": 0}
+                        memory.write_and_unlock("pg6b", {"count": state["count"] + 1})
 
             pool = [threading.Thread(target=work) for _ in range(int(params["threads"]))]
             for thread in pool:

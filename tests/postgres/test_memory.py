@@ -25,6 +25,7 @@ from arvo_concurrent.postgres import (
     StateEncodingError,
     migrate,
 )
+from arvo_concurrent.postgres.wakeups import key_for
 from tests.postgres.fixtures import MemoryFactory
 from tests.postgres.support import own_schema
 
@@ -426,3 +427,173 @@ def _waiting_on_a_row_lock(dsn: str, schema: str) -> bool:
             (f'%"{schema}"."machine_lease"%',),
         ).fetchone()
     return bool(row and row[0])
+
+
+def _spy_wakes(memory: PostgresMachineMemory, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys ``memory``'s unlocks wake locally (not its listener's NOTIFY wake-ups)."""
+    woken: list[str] = []
+    wake = memory._wakeups.wake
+
+    def record(key: str) -> None:
+        if threading.current_thread().name != "arvo-pg-listener":
+            woken.append(key)
+        wake(key)
+
+    monkeypatch.setattr(memory._wakeups, "wake", record)
+    return woken
+
+
+def _signal_when_queued(
+    memory: PostgresMachineMemory, monkeypatch: pytest.MonkeyPatch
+) -> threading.Event:
+    """An event set once a lock request of ``memory`` was refused and queued."""
+    queued = threading.Event()
+    try_lock = memory._try_lock
+
+    def spy(params: dict[str, Any], statement: bytes) -> tuple[Any, ...]:
+        row = try_lock(params, statement)
+        if row[0] is None and row[3] is not None:
+            queued.set()
+        return row
+
+    monkeypatch.setattr(memory, "_try_lock", spy)
+    return queued
+
+
+# A budget far beyond the test and a lease that outlives it: only a wake-up ends a wait.
+_PATIENT = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
+
+
+def test_an_unlock_wakes_local_waiters_only_when_one_of_them_can_take_the_lease(
+    make_memory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with make_memory(**_PATIENT) as here, make_memory(**_PATIENT) as there:
+        woken_here = _spy_wakes(here, monkeypatch)
+        # Handed to a request of another memory (process): no local wake-up here.
+        assert here.lock("wf", owner="h")
+        queued = _signal_when_queued(there, monkeypatch)
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(there.lock("wf", owner="t")))
+        thread.start()
+        assert queued.wait(timeout=30)
+        assert here.unlock("wf", owner="h")
+        thread.join(timeout=30)
+        assert result == [True]
+        assert woken_here == []
+        # Handed to a request of this memory: woken at once.
+        queued = _signal_when_queued(here, monkeypatch)
+        thread = threading.Thread(target=lambda: result.append(here.lock("wf", owner="h2")))
+        thread.start()
+        assert queued.wait(timeout=30)
+        assert there.unlock("wf", owner="t")
+        thread.join(timeout=30)
+        assert result == [True, True]
+        # Released free: woken at once.
+        assert here.unlock("wf", owner="h2")
+        assert woken_here == [key_for("wf")]
+
+
+def test_write_and_unlock_hands_the_lease_and_the_state_to_the_waiter(
+    make_memory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with make_memory(**_PATIENT) as holder, make_memory(**_PATIENT) as waiter:
+        assert holder.lock_and_read("wf", owner="h") == (True, None)
+        queued = _signal_when_queued(waiter, monkeypatch)
+        result: list[tuple[bool, Any]] = []
+        thread = threading.Thread(
+            target=lambda: result.append(waiter.lock_and_read("wf", owner="w"))
+        )
+        thread.start()
+        assert queued.wait(timeout=30)
+        assert holder.write_and_unlock("wf", {"v": 1}, {"subject": "s"}, owner="h")
+        thread.join(timeout=30)
+        assert result == [(True, {"v": 1})]
+        with pytest.raises(FencingError):  # released: h writes as a lockless writer
+            holder.write("wf", {"v": 9}, owner="h")
+        assert waiter.write_and_unlock("wf", {"v": 2}, owner="w")
+        assert holder.lock_and_read("wf", owner="h") == (True, {"v": 2})
+        assert holder.unlock("wf", owner="h")
+
+
+def test_write_and_unlock_under_a_stale_lease_stores_nothing_and_releases_nothing(
+    make_memory: MemoryFactory,
+) -> None:
+    with make_memory(enable_cleanup=True, lock_max_retries=0) as memory:
+        assert memory.lock("wf", owner="a")
+        memory.cleanup("wf", owner="c")  # drops a's lease; its fence is kept
+        assert memory.lock("wf", owner="b")
+        with pytest.raises(FencingError) as caught:
+            memory.write_and_unlock("wf", {"v": 1}, owner="a")
+        assert caught.value.holder == "b"
+        assert memory.read("wf") is None
+        assert memory.lock("wf", owner="x") is False  # b still holds it
+        assert memory.write_and_unlock("wf", {"v": 2}, owner="b")
+        assert memory.read("wf") == {"v": 2}
+        assert memory.lock("wf", owner="x")
+        assert memory.unlock("wf", owner="x")
+
+
+def test_write_and_unlock_without_a_lease_or_with_bad_data_is_write_then_unlock(
+    make_memory: MemoryFactory,
+) -> None:
+    with make_memory(lock_max_retries=0) as memory:
+        assert memory.write_and_unlock("free", {"v": 1}, owner="a")  # a lockless write
+        assert memory.read("free") == {"v": 1}
+        assert memory.lock("wf", owner="a")
+        with pytest.raises(MemoryDataError):
+            memory.write_and_unlock("wf", [1], owner="a")  # type: ignore[arg-type]
+        assert memory.lock("wf", owner="a")
+        with pytest.raises(StateEncodingError):
+            memory.write_and_unlock("wf", {"t": (1, 2)}, owner="a")
+        assert memory.lock("wf", owner="b")  # released both times
+        assert memory.read("wf") is None
+        assert memory.unlock("wf", owner="b")
+
+
+def test_a_refused_try_does_not_wait_for_the_lease_row_lock(
+    dsn: str, schema: str, make_memory: MemoryFactory
+) -> None:
+    # A refusal reads the lease; only a try that may be granted locks its row.
+    with make_memory(lock_max_retries=0) as memory:
+        assert memory.lock("wf", owner="a")
+        lease = sql.Identifier(schema, "machine_lease")
+        with psycopg.connect(dsn) as other:
+            other.execute(sql.SQL("SELECT 1 FROM {} WHERE id = 'wf' FOR UPDATE").format(lease))
+            result: list[bool] = []
+            thread = threading.Thread(target=lambda: result.append(memory.lock("wf", owner="b")))
+            thread.start()
+            thread.join(timeout=30)
+            refused_while_locked = list(result)
+            other.commit()
+        thread.join(timeout=30)
+        assert refused_while_locked == [False]
+        assert memory.unlock("wf", owner="a")
+
+
+def test_a_queued_request_trying_again_leaves_its_queue_row_alone(
+    dsn: str, schema: str, make_memory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiter_table = sql.Identifier(schema, "machine_waiter")
+
+    def queue_rows() -> list[tuple[Any, ...]]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            query = sql.SQL("SELECT ticket, xmin::text FROM {} WHERE id = 'wf'")
+            return conn.execute(query.format(waiter_table)).fetchall()
+
+    with make_memory(**_PATIENT) as holder, make_memory(**_PATIENT) as waiter:
+        assert holder.lock("wf", owner="h")
+        queued = _signal_when_queued(waiter, monkeypatch)
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(waiter.lock("wf", owner="w")))
+        thread.start()
+        assert queued.wait(timeout=30)
+        joined = queue_rows()
+        queued.clear()
+        waiter._wakeups.wake(key_for("wf"))  # a try again, refused: the lease is in force
+        assert queued.wait(timeout=30)
+        assert queue_rows() == joined  # same ticket, same row version
+        assert len(joined) == 1
+        assert holder.unlock("wf", owner="h")
+        thread.join(timeout=30)
+        assert result == [True]
+        assert queue_rows() == []
