@@ -7,6 +7,11 @@ lineage, mark the event consumed, NOTIFY) all at once. Every time comparison rea
 the database clock. Notifications are signals: ``t:<topic>`` says that topic has
 ready events, ``l:<lineage id>`` that a lineage's last event settled, ``a:<lineage id>``
 that its resolve was abandoned.
+
+The array parameters are sent in binary (``%(name)b``): psycopg's text format for an
+array escapes every element (the events' JSON is full of quotes) with a regular
+expression, which cost about a tenth of a worker's time under the GIL; the binary
+format only prefixes each element with its length.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ UPDATE {queue} q SET status = 'running', attempts = q.attempts + 1, locked_by = 
     + """, updated_at = clock_timestamp()
 FROM (
     SELECT c.id
-    FROM unnest(%(topics)s::text[], %(slots)s::int[]) AS w(topic, n),
+    FROM unnest(%(topics)b::text[], %(slots)b::int[]) AS w(topic, n),
     LATERAL (
         SELECT id FROM {queue}
         WHERE topic = w.topic AND status = 'ready' AND run_at <= clock_timestamp()
@@ -110,8 +115,8 @@ outputs AS (
         CASE WHEN o.mine THEN """
     + _LEASE
     + """ END
-    FROM unnest(%(o_topics)s::text[], %(o_events)s::text[], %(o_ids)s::text[],
-                %(o_sources)s::text[], %(o_mine)s::bool[]) WITH ORDINALITY
+    FROM unnest(%(o_topics)b::text[], %(o_events)b::text[], %(o_ids)b::text[],
+                %(o_sources)b::text[], %(o_mine)b::bool[]) WITH ORDINALITY
         AS o(topic, event, event_id, source, mine, n)
     WHERE %(status)s = 'done' AND EXISTS (SELECT 1 FROM effect)
         AND o.n <= coalesce((SELECT room FROM hop), o.n)
@@ -129,7 +134,7 @@ lineage AS (
                 'type', 'HopLimitError', 'event', o.event, 'message', format(
                     'Hop limit reached: the lineage of this event already published %%s '
                     'events (max_hops=%%s); it is not routed', events, %(max_hops)s)))
-            FROM unnest(%(o_events)s::text[]) WITH ORDINALITY AS o(event, n), hop
+            FROM unnest(%(o_events)b::text[]) WITH ORDINALITY AS o(event, n), hop
             WHERE NOT hop.abandoned AND o.n > hop.room AND EXISTS (SELECT 1 FROM effect)
         ), '[]')
     WHERE id = %(lineage)s AND EXISTS (SELECT 1 FROM settled)
@@ -196,7 +201,7 @@ SELECT pg_notify(%(channel)s, 'a:' || id) FROM marked
 # topics served: those some process subscribed to within the routing window.
 _SERVED = """
 WITH renewed AS (
-    INSERT INTO {subscription} (topic, worker) SELECT unnest(%(topics)s::text[]), %(me)s
+    INSERT INTO {subscription} (topic, worker) SELECT unnest(%(topics)b::text[]), %(me)s
     ON CONFLICT (topic, worker) DO UPDATE SET seen_at = clock_timestamp()
 )
 SELECT DISTINCT topic FROM {subscription}

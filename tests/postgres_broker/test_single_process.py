@@ -17,7 +17,7 @@ from arvo_concurrent.postgres import (
     QueueEncodingError,
     RemoteHandlerError,
 )
-from tests.postgres_broker.handlers import Flaky, Runs, work_event, work_handler
+from tests.postgres_broker.handlers import WORK, Flaky, Runs, work_event, work_handler
 
 _FAST_RETRY = {"max_retries": 2, "initial_delay_ms": 1, "backoff_exponent": 1}
 
@@ -139,3 +139,34 @@ def test_only_arvo_events_go_through(dsn: str, schema: str) -> None:
         with pytest.raises(QueueEncodingError, match="only ArvoEvents"):
             handle.broker.publish(Plain())
         assert handle.broker.transport.counts()["ready"] == 0
+
+
+class Relay:
+    """``com.test.work``: event 0 publishes event 1 with ``mode`` :data:`ODD`; records modes."""
+
+    source = WORK
+
+    def __init__(self) -> None:
+        self.modes: list[str] = []
+        self.done = threading.Event()
+
+    def execute(self, event: Any) -> list[Any]:
+        self.modes.append(event.data["mode"])
+        if event.data["n"] == 0:
+            return [work_event(1, ODD)]
+        self.done.set()
+        return []
+
+
+# What the text format of an array must escape or quote (the outputs are sent as arrays).
+ODD = "q\"uote \\back\\\\ é漢\U0001f600 {a,b} NULL \n\t'end"
+
+
+def test_an_output_with_characters_arrays_escape_arrives_intact(dsn: str, schema: str) -> None:
+    relay = Relay()
+    with create_concurrent_event_broker(
+        [{"handler": relay, "prefetch": 2}], transport=PostgresTransport(dsn, schema=schema)
+    ) as handle:
+        handle.broker.publish(work_event(0))
+        assert relay.done.wait(20)
+    assert relay.modes == ["ok", ODD]
