@@ -162,18 +162,10 @@ SELECT owner, fence, expires_at > clock_timestamp() FROM {lease} WHERE id = %(id
 
 _READ = "SELECT data::text FROM {state} WHERE id = %(id)s"
 
-# Release the caller's lease; when a live request waits, hand the lease straight to
-# the oldest one (a new fence, and a short claim window: the waiter's next try renews
-# it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
-# refused as this statement runs queues a request its snapshot may not show. The row
-# names the ticket handed the lease (NULL: released free).
-_UNLOCK = """
-WITH mine AS (
-    SELECT id FROM {lease}
-    WHERE id = %(id)s AND owner = %(owner)s
-      AND (%(fence)s::bigint IS NULL OR fence = %(fence)s)
-    FOR UPDATE
-),
+# The hand-off both unlocks share, after a ``mine`` CTE that holds the caller's lease
+# row: drop expired requests, take the oldest live one, and move the lease to it (or
+# free it), then delete its queue row.
+_HAND_OFF = """
 stale AS (
     DELETE FROM {waiter}
     WHERE id = %(id)s AND expires_at <= clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
@@ -193,14 +185,32 @@ moved AS (
             + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
     WHERE l.id = %(id)s AND l.owner = %(owner)s
       AND (%(fence)s::bigint IS NULL OR l.fence = %(fence)s)
+      AND EXISTS (SELECT 1 FROM mine)
     RETURNING l.id
 ),
 taken AS (
     DELETE FROM {waiter} w USING next
     WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
-)
+)"""
+
+# Release the caller's lease; when a live request waits, hand the lease straight to
+# the oldest one (a new fence, and a short claim window: the waiter's next try renews
+# it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
+# refused as this statement runs queues a request its snapshot may not show. The row
+# names the ticket handed the lease (NULL: released free).
+_UNLOCK = (
+    """
+WITH mine AS (
+    SELECT id FROM {lease}
+    WHERE id = %(id)s AND owner = %(owner)s
+      AND (%(fence)s::bigint IS NULL OR fence = %(fence)s)
+    FOR UPDATE
+),"""
+    + _HAND_OFF
+    + """
 SELECT pg_notify(%(channel)s, %(key)s), (SELECT ticket FROM next) FROM moved
 """
+)
 
 # A holder's write and its unlock in one statement (one commit): the write as
 # _WRITE_FENCED, the release (or hand-off) as _UNLOCK, both under the lease row's lock.
@@ -216,32 +226,9 @@ written AS (
     + "WHERE NOT EXISTS (SELECT 1 FROM lease_row l WHERE l.fence <> %(fence)s)"
     + _UPSERT_TAIL
     + """),
-mine AS (SELECT 1 FROM lease_row WHERE owner = %(owner)s AND fence = %(fence)s),
-stale AS (
-    DELETE FROM {waiter}
-    WHERE id = %(id)s AND expires_at <= clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
-),
-next AS (
-    SELECT ticket, owner, ttl_ms FROM {waiter}
-    WHERE id = %(id)s AND expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
-    ORDER BY ticket LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-moved AS (
-    UPDATE {lease} AS l SET
-        owner = (SELECT owner FROM next),
-        fence = CASE WHEN EXISTS (SELECT 1 FROM next)
-                     THEN nextval({fence_seq}::regclass) ELSE l.fence END,
-        expires_at = clock_timestamp()
-            + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
-    WHERE l.id = %(id)s AND l.owner = %(owner)s AND l.fence = %(fence)s
-      AND EXISTS (SELECT 1 FROM mine)
-    RETURNING l.id
-),
-taken AS (
-    DELETE FROM {waiter} w USING next
-    WHERE w.id = %(id)s AND w.ticket = next.ticket AND EXISTS (SELECT 1 FROM moved)
-),
+mine AS (SELECT 1 FROM lease_row WHERE owner = %(owner)s AND fence = %(fence)s),"""
+    + _HAND_OFF
+    + """,
 notified AS (SELECT pg_notify(%(channel)s, %(key)s) FROM moved)
 SELECT (SELECT version FROM written), (SELECT count(*) FROM notified) > 0,
        (SELECT ticket FROM next)
