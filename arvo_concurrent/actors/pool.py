@@ -192,19 +192,26 @@ class HandlerPool:
     def _hand_out(self) -> None:
         # Caller holds the lock, the only guard of _idle; busy workers pop the backlog
         # without it, so an item seen here may be gone by the popleft.
-        idle, backlog, running = self._idle, self._backlog, self._running
-        while idle and backlog:
+        idle = self._idle
+        while idle and self._backlog:
             worker = idle.pop()
-            running.append(None)
-            try:
-                item = backlog.popleft()
-            except IndexError:
-                running.pop()
+            item = self._take_next()
+            if item is _NOTHING:
                 idle.append(worker)
                 return
             if not self._dispatch(worker, item):
-                running.pop()
-                backlog.appendleft(item)
+                self._running.pop()
+                self._backlog.appendleft(item)
+
+    def _take_next(self) -> Any:
+        # The next waiting item, counted as running (before it leaves the backlog, so
+        # that it never counts as neither), or _NOTHING: a busy worker took the last one.
+        self._running.append(None)
+        try:
+            return self._backlog.popleft()
+        except IndexError:
+            self._running.pop()
+            return _NOTHING
 
     def _dispatch(self, worker: WorkerRef, item: Any) -> bool:
         # Caller holds the lock. Telling under it orders the Dispatch before any stop a
@@ -271,13 +278,8 @@ class HandlerPool:
 
     def serve(self, item: Any, worker: WorkerRef) -> None:
         """Run ``item`` and then every backlog item this worker can take; runs on ``worker``."""
-        execute, settle, backlog, running = (
-            self._execute,
-            self._settle,
-            self._backlog,
-            self._running,
-        )
-        while True:
+        execute, settle, running = self._execute, self._settle, self._running
+        while item is not _NOTHING:
             try:
                 execute(item)
             except BaseException:
@@ -303,14 +305,7 @@ class HandlerPool:
             # next item at once, not busy in a callback that settle runs. The hot path:
             # popleft and the count are atomic under the GIL, and take no lock that
             # the publisher would contend for (see the module docstring).
-            if not backlog:
-                break
-            running.append(None)
-            try:
-                item = backlog.popleft()
-            except IndexError:
-                running.pop()
-                break
+            item = self._take_next() if self._backlog else _NOTHING
         self._wake(worker)
 
     def close(self) -> list[Any]:
