@@ -333,17 +333,12 @@ class PostgresMachineMemory(Closeable):
             "key": key,
             "claim_ms": _CLAIM_MS,
         }
-        version, released, handed = self._run(machine_id, "write", self._sql.write_unlock, params)[
-            0
-        ]
-        if released and self._wakes_locally(handed):
-            self._wakeups.wake(key)
+        rows = self._run(machine_id, "write", self._sql.write_unlock, params)
+        version, released, handed = rows[0]
         if version is None:
+            # A stale fence: the statement stored nothing and released nothing either.
             raise self._refusal(machine_id, holder, fence, swapped=False)
-        if released:
-            return True
-        rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
-        return not (rows and rows[0][0])
+        return self._answer_unlock(machine_id, key, released, handed)
 
     def _refusal(
         self, machine_id: str, writer: str, fence: int | None, *, swapped: bool
@@ -524,8 +519,12 @@ class PostgresMachineMemory(Closeable):
             box.after.append(functools.partial(self._wakeups.wake, key))
             return True
         rows = self._run(machine_id, "unlock", self._sql.unlock, params)
-        if rows:
-            if self._wakes_locally(rows[0][1]):
+        return self._answer_unlock(machine_id, key, bool(rows), rows[0][1] if rows else None)
+
+    def _answer_unlock(self, machine_id: str, key: str, released: bool, handed: int | None) -> bool:
+        """What an unlock returns once its statement ran; wakes local waiters first."""
+        if released:
+            if self._wakes_locally(handed):
                 self._wakeups.wake(key)
             return True
         rows = self._run(machine_id, "unlock", self._sql.held_by_other, {"id": machine_id})
