@@ -3,9 +3,11 @@ after cleanup, owners as text, migrations, setup errors, and what importing cost
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -460,6 +462,22 @@ def _signal_when_queued(
     return queued
 
 
+def _start_queued(
+    memory: PostgresMachineMemory, request: Callable[[], object], monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Thread, list[Any], threading.Event]:
+    """Run ``request`` (a lock call on ``memory``) on a thread; return once it is queued.
+
+    Returns the thread, the list its answer goes to, and the "queued" event (set again
+    by every later refused try).
+    """
+    queued = _signal_when_queued(memory, monkeypatch)
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(request()))
+    thread.start()
+    assert queued.wait(timeout=30)
+    return thread, result, queued
+
+
 # A budget far beyond the test and a lease that outlives it: only a wake-up ends a wait.
 _PATIENT = {"lock_max_retries": 1, "lock_initial_delay_ms": 60_000, "lock_ttl_ms": 60_000}
 
@@ -471,23 +489,16 @@ def test_an_unlock_wakes_local_waiters_only_when_one_of_them_can_take_the_lease(
         woken_here = _spy_wakes(here, monkeypatch)
         # Handed to a request of another memory (process): no local wake-up here.
         assert here.lock("wf", owner="h")
-        queued = _signal_when_queued(there, monkeypatch)
-        result: list[bool] = []
-        thread = threading.Thread(target=lambda: result.append(there.lock("wf", owner="t")))
-        thread.start()
-        assert queued.wait(timeout=30)
+        thread, result, _ = _start_queued(there, lambda: there.lock("wf", owner="t"), monkeypatch)
         assert here.unlock("wf", owner="h")
         thread.join(timeout=30)
         assert result == [True]
         assert woken_here == []
         # Handed to a request of this memory: woken at once.
-        queued = _signal_when_queued(here, monkeypatch)
-        thread = threading.Thread(target=lambda: result.append(here.lock("wf", owner="h2")))
-        thread.start()
-        assert queued.wait(timeout=30)
+        thread, result, _ = _start_queued(here, lambda: here.lock("wf", owner="h2"), monkeypatch)
         assert there.unlock("wf", owner="t")
         thread.join(timeout=30)
-        assert result == [True, True]
+        assert result == [True]
         # Released free: woken at once.
         assert here.unlock("wf", owner="h2")
         assert woken_here == [key_for("wf")]
@@ -498,13 +509,8 @@ def test_write_and_unlock_hands_the_lease_and_the_state_to_the_waiter(
 ) -> None:
     with make_memory(**_PATIENT) as holder, make_memory(**_PATIENT) as waiter:
         assert holder.lock_and_read("wf", owner="h") == (True, None)
-        queued = _signal_when_queued(waiter, monkeypatch)
-        result: list[tuple[bool, Any]] = []
-        thread = threading.Thread(
-            target=lambda: result.append(waiter.lock_and_read("wf", owner="w"))
-        )
-        thread.start()
-        assert queued.wait(timeout=30)
+        request = functools.partial(waiter.lock_and_read, "wf", owner="w")
+        thread, result, _ = _start_queued(waiter, request, monkeypatch)
         assert holder.write_and_unlock("wf", {"v": 1}, {"subject": "s"}, owner="h")
         thread.join(timeout=30)
         assert result == [(True, {"v": 1})]
@@ -582,11 +588,9 @@ def test_a_queued_request_trying_again_leaves_its_queue_row_alone(
 
     with make_memory(**_PATIENT) as holder, make_memory(**_PATIENT) as waiter:
         assert holder.lock("wf", owner="h")
-        queued = _signal_when_queued(waiter, monkeypatch)
-        result: list[bool] = []
-        thread = threading.Thread(target=lambda: result.append(waiter.lock("wf", owner="w")))
-        thread.start()
-        assert queued.wait(timeout=30)
+        thread, result, queued = _start_queued(
+            waiter, lambda: waiter.lock("wf", owner="w"), monkeypatch
+        )
         joined = queue_rows()
         queued.clear()
         waiter._wakeups.wake(key_for("wf"))  # a try again, refused: the lease is in force

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from arvo_concurrent import ResolveError, ResolveTimeoutError, create_concurrent_event_broker
 from arvo_concurrent.arvo import ArvoEvent
 from arvo_concurrent.broker import EventDroppedError, HopLimitError
+from arvo_concurrent.broker.factory import ConcurrentEventBrokerHandle
 from arvo_concurrent.postgres import PostgresTransport, RemoteHandlerError
 from tests.broker.support import ScriptedHandler, reply, scripted_event
 from tests.broker.test_runaway import SelfEmitter, _self_emitting
@@ -20,6 +23,21 @@ _WAIT_S = 20
 
 def _transport(dsn: str, schema: str) -> PostgresTransport:
     return PostgresTransport(dsn, schema=schema, lease_ms=2_000, poll_interval_s=0.2)
+
+
+@contextlib.contextmanager
+def _worker_and_resolver(
+    dsn: str, schema: str, handlers: list[Any], reports: Reports
+) -> Iterator[tuple[ConcurrentEventBrokerHandle, ConcurrentEventBrokerHandle]]:
+    """A broker that runs ``handlers`` and one that only resolves, each with a transport
+    of its own, as two processes would have."""
+    with (
+        create_concurrent_event_broker(
+            handlers, on_broker_error=reports, transport=_transport(dsn, schema)
+        ) as worker,
+        create_concurrent_event_broker([], transport=_transport(dsn, schema)) as resolver,
+    ):
+        yield worker, resolver
 
 
 @pytest.mark.parametrize(("fan", "prefetch"), [(1, 1), (2, 4)])
@@ -85,12 +103,7 @@ def test_the_queued_events_of_an_abandoned_resolve_are_dropped_and_reported(
     script, reports = FanOut(), Reports()
     # The resolve runs in a process of its own (a transport of its own); the events
     # run in the worker's.
-    with (
-        create_concurrent_event_broker(
-            script.handlers(), on_broker_error=reports, transport=_transport(dsn, schema)
-        ) as worker,
-        create_concurrent_event_broker([], transport=_transport(dsn, schema)) as resolver,
-    ):
+    with _worker_and_resolver(dsn, schema, script.handlers(), reports) as (worker, resolver):
         future = resolver.resolve_async(scripted_event())
         # n=0 runs; n=1 waits in the worker's pool (kept there, already claimed); n=2
         # waits in the queue (past the worker's local backlog).
@@ -120,12 +133,7 @@ def test_the_outputs_of_an_abandoned_resolve_are_not_queued(dsn: str, schema: st
 
     handlers = script.handlers()
     handlers[0] = {"handler": ScriptedHandler("com.test.scripted", held_fan)}
-    with (
-        create_concurrent_event_broker(
-            handlers, on_broker_error=reports, transport=_transport(dsn, schema)
-        ) as worker,
-        create_concurrent_event_broker([], transport=_transport(dsn, schema)) as resolver,
-    ):
+    with _worker_and_resolver(dsn, schema, handlers, reports) as (worker, resolver):
         future = resolver.resolve_async(scripted_event())
         assert entered.wait(_WAIT_S)
         assert future.cancel()
@@ -150,12 +158,7 @@ def test_a_resolve_that_timed_out_stops_its_lineage(dsn: str, schema: str) -> No
 
     handlers = script.handlers()
     handlers[0] = {"handler": ScriptedHandler("com.test.scripted", held_fan)}
-    with (
-        create_concurrent_event_broker(
-            handlers, on_broker_error=reports, transport=_transport(dsn, schema)
-        ) as worker,
-        create_concurrent_event_broker([], transport=_transport(dsn, schema)) as resolver,
-    ):
+    with _worker_and_resolver(dsn, schema, handlers, reports) as (worker, resolver):
         with pytest.raises(ResolveTimeoutError):
             resolver.resolve(scripted_event(), timeout=0.2)
         gate.set()
