@@ -1,4 +1,4 @@
-"""The memory actor: the one thread that owns every state, lease and waiting lock request."""
+"""The memory actor: owns every state, lease and waiting lock request, one message at a time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pykka
 
 from arvo_concurrent.actors.base import LibraryActor
+from arvo_concurrent.actors.inline import InlineMailbox
 from arvo_concurrent.actors.scheduler import Scheduler
 from arvo_concurrent.errors import ClosedError
 from arvo_concurrent.memory.alarm import Alarm
@@ -61,6 +62,10 @@ class MemoryActor(LibraryActor):
         held: the facade's lease records, through which the lease timer queues expiries
             (:meth:`~arvo_concurrent.memory.held.HeldLeases.send_expiry`) and the
             actor drops the records of forgotten ids.
+        mailbox: the way in for the facade's messages and the actor's timers; the
+            facade's callers handle their message in place while the actor is idle
+            (:mod:`~arvo_concurrent.actors.inline`). Timers always queue theirs: a
+            lease expiry takes the records' gate, which a sender may hold.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class MemoryActor(LibraryActor):
         scheduler: Scheduler,
         started: list[threading.Thread],
         held: HeldLeases,
+        mailbox: InlineMailbox,
     ) -> None:
         super().__init__()
         self._scheduler = scheduler
@@ -91,20 +97,28 @@ class MemoryActor(LibraryActor):
             Cleanup: self._cleanup,
             Clear: self._clear,
         }
+        self._mailbox = mailbox
+        mailbox.bind(self.actor_ref, self._dispatch)
 
     def on_start(self) -> None:
         """Record the actor thread for the facade's ``close``."""
         self._started.append(threading.current_thread())
 
     def on_receive(self, message: Any) -> None:
-        """Handle one message; never raises, since a raising tell would kill the actor."""
+        """Handle one queued message, once no sender is handling one in place."""
+        self._mailbox.receive(message)
+
+    def _dispatch(self, message: Any) -> None:
+        # Never raises: a raising tell would kill the actor, and a sender handling its
+        # message in place gets its error through the message's reply, as from the actor.
         try:
             self._handlers[type(message)](message)
-        except Exception as error:  # noqa: BLE001 - a raising tell would kill the actor
+        except Exception as error:  # noqa: BLE001 - see above
             self._report(message, error)
 
     def on_stop(self) -> None:
         """Refuse every parked lock request, so that no caller waits for a dead actor."""
+        self._mailbox.stop()
         self._lease_alarm.cancel()
         self._wait_alarm.cancel()
         for waiter in self._waiters.drain():
@@ -127,7 +141,7 @@ class MemoryActor(LibraryActor):
     def _tell_quietly(self, message: object) -> None:
         # A timer may fire after the memory closed: then there is nothing left to do.
         with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(message)
+            self._mailbox.post(message)
 
     # -- locks -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pykka
 
+from arvo_concurrent.actors.inline import InlineMailbox
 from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
 from arvo_concurrent.actors.scheduler import Scheduler, acquire_shared_scheduler
 from arvo_concurrent.errors import ClosedError, WaitTimeoutError
@@ -60,6 +61,9 @@ class ConcurrentMachineMemory(Closeable):
 
     Every state and lock operation is a message to one memory actor (a Pykka actor on a
     daemon thread) that owns the states and the leases, so all methods are thread-safe.
+    While the actor is idle, the caller handles its message itself, on its own thread,
+    still one message at a time and in order (:mod:`~arvo_concurrent.actors.inline`):
+    an uncontended call makes no thread hand-off.
 
     * ``read`` returns a deep copy; ``write`` stores a deep copy.
     * A lock is a lease: an owner (the calling thread unless ``owner=`` is given; any
@@ -87,14 +91,15 @@ class ConcurrentMachineMemory(Closeable):
       that a holder cleaning up keeps it until its own ``unlock`` (no other event for
       the id overlaps the one finishing).
 
-    Round trips are what cost (a thread hand-off each), so a locked lock/read/write/unlock
-    cycle waits for one: the lock, whose grant carries the state, so that the holder's
-    first read is answered here. The holder's write and unlock are sent without waiting
-    for an answer while this facade can vouch that the lease is in force (granted
-    through it, not expired, not dropped by a cleanup or clear), because then the actor
-    cannot refuse them; otherwise they wait, so that a refused write raises in its
-    caller. Every other read asks the actor; it is queued behind every write that
-    returned, so it sees it. :mod:`~arvo_concurrent.memory.held` says why this is correct.
+    Round trips to a busy actor are what cost (a thread hand-off each), so a locked
+    lock/read/write/unlock cycle waits for at most one: the lock, whose grant carries
+    the state, so that the holder's first read is answered here. The holder's write and
+    unlock are sent without waiting for an answer while this facade can vouch that the
+    lease is in force (granted through it, not expired, not dropped by a cleanup or
+    clear), because then the actor cannot refuse them; otherwise they wait, so that a
+    refused write raises in its caller. Every other read asks the actor; it is queued
+    behind every write that returned, so it sees it. :mod:`~arvo_concurrent.memory.held`
+    says why this is correct.
 
     Args:
         lock_max_retries: lock retries after the first attempt (int >= 0).
@@ -134,9 +139,10 @@ class ConcurrentMachineMemory(Closeable):
         self._close_lock = threading.Lock()
         self._closed = False
         self._actor_threads: list[threading.Thread] = []
+        self._mailbox = InlineMailbox()
         try:
             self._ref = MemoryActor.start(
-                self._config, self._scheduler, self._actor_threads, self._held
+                self._config, self._scheduler, self._actor_threads, self._held, self._mailbox
             )
         except BaseException:
             if self._owns_scheduler:
@@ -340,7 +346,7 @@ class ConcurrentMachineMemory(Closeable):
         if self._closed:
             raise ClosedError("memory")
         try:
-            self._ref.tell(message)
+            self._mailbox.send(message)
         except pykka.ActorDeadError as error:
             raise ClosedError("memory") from error
 
@@ -408,7 +414,7 @@ class ConcurrentMachineMemory(Closeable):
             # No answer at all: withdraw the request, whether it is queued or was granted.
             with self._held.gate, contextlib.suppress(pykka.ActorDeadError):
                 self._held.note_abandon(machine_id, holder, ticket)
-                self._ref.tell(Abandon(machine_id, ticket))
+                self._mailbox.send(Abandon(machine_id, ticket))
             raise
         finally:
             with self._held.gate:

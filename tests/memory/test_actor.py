@@ -11,6 +11,7 @@ from typing import Any
 import pykka
 import pytest
 
+from arvo_concurrent.actors.inline import InlineMailbox
 from arvo_concurrent.memory import FencingError
 from arvo_concurrent.memory.actor import MemoryActor
 from arvo_concurrent.memory.config import MemoryConfig
@@ -51,35 +52,38 @@ class CountingGate:
 
 
 class Harness:
-    def __init__(self, ref: pykka.ActorRef[MemoryActor], clock: ManualScheduler) -> None:
+    def __init__(
+        self, ref: pykka.ActorRef[MemoryActor], mailbox: InlineMailbox, clock: ManualScheduler
+    ) -> None:
         self.ref = ref
+        self.mailbox = mailbox
         self.clock = clock
         self._tickets = itertools.count(1)
 
     def acquire(self, owner: str, asked_at: float | None = None) -> Grant | None:
         reply: Reply[Grant | None] = Reply()
         asked = self.clock.now() if asked_at is None else asked_at
-        self.ref.tell(Acquire("wf", owner, next(self._tickets), asked, reply))
+        self.mailbox.post(Acquire("wf", owner, next(self._tickets), asked, reply))
         return reply.wait(10)
 
     def write(self, owner: str, fence: int | None, data: dict[str, Any]) -> None:
         reply: Reply[None] = Reply()
-        self.ref.tell(Write("wf", data, owner, fence, reply))
+        self.mailbox.post(Write("wf", data, owner, fence, reply))
         reply.wait(10)
 
     def release(self, owner: str, fence: int) -> bool:
         reply: Reply[bool] = Reply()
-        self.ref.tell(Release("wf", owner, fence, reply))
+        self.mailbox.post(Release("wf", owner, fence, reply))
         return reply.wait(10)
 
     def cleanup(self, owner: str) -> None:
         reply: Reply[None] = Reply()
-        self.ref.tell(Cleanup("wf", owner, reply))
+        self.mailbox.post(Cleanup("wf", owner, reply))
         reply.wait(10)
 
     def read(self) -> Any:
         reply: Reply[Any] = Reply()
-        self.ref.tell(Read("wf", reply))
+        self.mailbox.post(Read("wf", reply))
         return reply.wait(10)
 
 
@@ -95,8 +99,9 @@ def harness(gate: CountingGate) -> Iterator[Harness]:
     config = MemoryConfig.validated(3, 100, 1.5, TTL_S * 1000, True)
     held = HeldLeases(clock.now)
     held.gate = gate  # type: ignore[assignment]
-    ref = MemoryActor.start(config, clock, threads, held)
-    yield Harness(ref, clock)
+    mailbox = InlineMailbox()
+    ref = MemoryActor.start(config, clock, threads, held, mailbox)
+    yield Harness(ref, mailbox, clock)
     ref.stop(timeout=10)
     for thread in threads:
         thread.join(10)
@@ -104,7 +109,7 @@ def harness(gate: CountingGate) -> Iterator[Harness]:
 
 
 def _expire(harness: Harness, lease: Grant) -> None:
-    harness.ref.tell(LeasesDue(lease.expires_at))
+    harness.mailbox.post(LeasesDue(lease.expires_at))
 
 
 def test_a_write_under_an_older_lease_is_refused_after_the_later_holder_unlocked(
@@ -148,10 +153,10 @@ def test_a_lapsed_fence_is_kept_after_cleanup_and_forgotten_a_ttl_after_the_last
     assert harness.release("b", second.fence)
     with pytest.raises(FencingError):
         harness.write("a", first.fence, {"by": "a"})  # would resurrect the cleaned-up state
-    harness.ref.tell(LeasesDue(2 * TTL_S - 0.0625))
+    harness.mailbox.post(LeasesDue(2 * TTL_S - 0.0625))
     with pytest.raises(FencingError):
         harness.write("a", first.fence, {"by": "a"})
-    harness.ref.tell(LeasesDue(2 * TTL_S))  # one TTL after a's lapse, b's lease long over
+    harness.mailbox.post(LeasesDue(2 * TTL_S))  # one TTL after a's lapse, b's lease long over
     harness.write("a", first.fence, {"by": "a"})  # forgotten: a write as by anyone
     assert harness.read() == {"by": "a"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from arvo_concurrent.memory import (
     MemoryDataError,
     machine_memory,
 )
+from arvo_concurrent.memory.actor import MemoryActor
 from tests.memory.helpers import manual_memory
 
 
@@ -200,10 +202,33 @@ def test_close_ends_the_actor_thread_and_releases_the_shared_scheduler(
     memory = ConcurrentMachineMemory(lock_ttl_ms=60_000)
     with memory:
         assert memory.lock("id-1")  # arms a lease timer on the shared scheduler
-        actor_threads = list(memory._actor_threads)
         assert [share.closed for share in shares] == [0]
     assert [share.closed for share in shares] == [1]
+    # Read after close: an idle memory answers the lock on the caller's thread, so
+    # the actor's thread may not have recorded itself before close stopped it.
+    actor_threads = list(memory._actor_threads)
     assert len(actor_threads) == 1
     assert not actor_threads[0].is_alive()
     memory.close()
     assert [share.closed for share in shares] == [1]  # close is idempotent
+
+
+def test_an_idle_memory_answers_a_locked_cycle_on_the_callers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No hand-off to the actor's thread when it has nothing else to do: the
+    # uncontended cycle's cost is the memory's own work (W6a).
+    handled_on: list[threading.Thread] = []
+    dispatch = MemoryActor._dispatch
+
+    def recording(actor: MemoryActor, message: Any) -> None:
+        handled_on.append(threading.current_thread())
+        dispatch(actor, message)
+
+    monkeypatch.setattr(MemoryActor, "_dispatch", recording)
+    with manual_memory() as (memory, _clock):
+        assert memory.lock("id-1")
+        memory.write("id-1", {"count": 1})
+        assert memory.unlock("id-1")
+        assert memory.read("id-1") == {"count": 1}
+    assert handled_on[:4] == [threading.current_thread()] * 4

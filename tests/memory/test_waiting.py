@@ -172,7 +172,6 @@ def test_an_operation_whose_message_the_stopping_actor_never_handles_raises_clos
     # is made far longer than the test, so only noticing the close can end the wait.
     monkeypatch.setattr(machine_memory, "_ANSWER_TIMEOUT_S", 3600.0)
     with manual_memory() as (memory, _clock):
-        actor = memory._ref
         dropped = threading.Event()
 
         class LateRef:
@@ -181,10 +180,11 @@ def test_an_operation_whose_message_the_stopping_actor_never_handles_raises_clos
             def tell(self, message: object) -> None:
                 dropped.set()
 
-            def stop(self, block: bool, timeout: float | None) -> object:
-                return actor.stop(block=block, timeout=timeout)
-
-        memory._ref = LateRef()  # type: ignore[assignment]
+        mailbox = memory._mailbox
+        mailbox._ref = LateRef()  # type: ignore[assignment]
+        # As if another message were ahead in the inbox: the read must be queued, not
+        # handled by its caller in place.
+        mailbox._queued.append(None)
         errors: list[BaseException] = []
 
         def read() -> None:
