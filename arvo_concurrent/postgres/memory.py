@@ -26,6 +26,7 @@ from arvo_concurrent.postgres.jsonstate import decode_state, encode_state
 from arvo_concurrent.postgres.outbox import PendingWrite, outbox_for
 from arvo_concurrent.postgres.owners import owner_text
 from arvo_concurrent.postgres.schema import check_schema, migrate
+from arvo_concurrent.postgres.sessions import SESSION_KWARGS, session_setup
 from arvo_concurrent.postgres.statements import Statements
 from arvo_concurrent.postgres.waiting import Line, Lines, LockWait
 from arvo_concurrent.postgres.wakeups import WAKE_ALL, Wakeups, channel_for, key_for
@@ -47,6 +48,11 @@ _QUEUE_SLACK_MS = 1_000.0
 # An unlock that hands the lease to a waiter gives it this long to claim it (its next
 # try renews it to a full TTL): a waiter that died holds the id up only that long.
 _CLAIM_MS = 1_000.0
+# The pool's connections opened at once (and kept): a lease hand-off within one process
+# runs two statements at a time (the holder's write and unlock, the next request's try),
+# and a connection opened in the middle of one delays it (a backend to start, its
+# session to set up; see sessions).
+_MIN_CONNECTIONS = 2
 # How long an operation waits for a free pooled connection before it fails.
 _CONNECTION_TIMEOUT_S = 30.0
 
@@ -178,9 +184,10 @@ class PostgresMachineMemory(Closeable):
         try:
             self._pool = pool or ConnectionPool(
                 target,
-                min_size=1,
+                min_size=min(_MIN_CONNECTIONS, max_connections),
                 max_size=max_connections,
-                kwargs=kwargs,
+                kwargs={**kwargs, **SESSION_KWARGS},
+                configure=session_setup(self._sql),
                 open=True,
                 name=f"arvo-memory-{schema}",
                 timeout=_CONNECTION_TIMEOUT_S,
