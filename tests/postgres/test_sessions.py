@@ -1,6 +1,6 @@
-"""The memory's own pooled connections: each statement prepared at its first execution and
-planned once (generic plans), two connections open before the first request, and a pool
-passed by the caller left as it is."""
+"""The memory's own pooled connections: two open and set up when the constructor returns,
+each statement prepared at its first execution and planned once (generic plans), and a
+pool passed by the caller left as it is."""
 
 from __future__ import annotations
 
@@ -22,9 +22,8 @@ Conn = psycopg.Connection[Any]
 
 @contextmanager
 def _every_connection(memory: PostgresMachineMemory) -> Iterator[list[Conn]]:
-    """Every connection of the memory's pool, once it opened its first ones."""
+    """Every connection of the memory's pool (all idle: no operation runs meanwhile)."""
     pool = memory._pool
-    pool.wait(timeout=30)
     conns = [pool.getconn(timeout=30) for _ in range(pool.get_stats()["pool_size"])]
     try:
         yield conns
@@ -48,21 +47,22 @@ def _prepared(conn: Conn) -> list[tuple[str, int, int]]:
     return [(str(text), int(generic), int(custom)) for text, generic, custom in rows]
 
 
-def test_the_pool_opens_two_connections_before_the_first_request(
+def test_the_memory_is_constructed_with_two_connections_open_and_set_up(
     make_memory: MemoryFactory,
 ) -> None:
-    with make_memory() as memory, _every_connection(memory) as conns:
-        assert len(conns) == 2
-    with make_memory(max_connections=1) as memory, _every_connection(memory) as conns:
-        assert len(conns) == 1
+    with make_memory() as memory:
+        stats = memory._pool.get_stats()  # no wait: construction waited for them
+        assert (stats["pool_size"], stats["pool_available"]) == (2, 2)
+        with _every_connection(memory) as conns:
+            assert [_plan_mode(conn) for conn in conns] == ["force_generic_plan"] * 2
+    with make_memory(max_connections=1) as memory:
+        assert memory._pool.get_stats()["pool_size"] == 1
 
 
 def test_each_statement_is_prepared_at_its_first_execution_and_planned_once(
     make_memory: MemoryFactory,
 ) -> None:
     with make_memory() as memory:
-        with _every_connection(memory) as conns:
-            assert [_plan_mode(conn) for conn in conns] == ["force_generic_plan"] * 2
         # The pool hands its connections out in turn: each runs the read twice.
         for _ in range(4):
             assert memory.read("wf") is None
