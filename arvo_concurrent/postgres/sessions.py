@@ -1,7 +1,7 @@
 """The memory's own pooled connections: each statement parsed and planned once per connection.
 
-On a fresh connection the memory's statements cost 2-3 times their steady cost for their
-first ten or so executions (``lock_read`` 0.9-1.3 ms against 0.45 ms): psycopg sends a
+On a fresh connection the memory's statements cost up to 2-3 times their steady cost for
+their first ten or so executions (``lock_read`` 0.9-1.3 ms against 0.45 ms): psycopg sends a
 statement unprepared, parsed anew each time, until its fifth execution
 (``prepare_threshold``), and PostgreSQL then plans the prepared statement anew for each
 of its first five executions (custom plans) before it settles on the generic plan. The
@@ -11,8 +11,10 @@ then the next holder's claim), so a burst of lock requests on new connections (a
 process's start, or the pool growing again after a quiet spell) pays all of it, grant
 after grant.
 
-Every statement of the memory finds its rows by primary key, so its generic plan is its
-custom plan. The memory's own pool therefore prepares a statement at its first execution
+Every statement of the memory finds its rows by primary key, so its generic plan serves as
+well as a custom one, and in PostgreSQL's default mode (``auto``) these statements settle on
+the generic plan after their five custom ones anyway. The memory's own pool therefore
+prepares a statement at its first execution
 (``prepare_threshold=0``) and plans it once (``plan_cache_mode=force_generic_plan``), and
 a new connection plans the hot statements once (``EXPLAIN``: planned, not run) before
 the pool hands it out, which loads their catalog entries. A pool passed to the memory
