@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolClosed
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from arvo_concurrent.actors.lifecycle import Closeable, deadline_after, remaining
 from arvo_concurrent.errors import ClosedError
@@ -26,6 +26,7 @@ from arvo_concurrent.postgres.jsonstate import decode_state, encode_state
 from arvo_concurrent.postgres.outbox import PendingWrite, outbox_for
 from arvo_concurrent.postgres.owners import owner_text
 from arvo_concurrent.postgres.schema import check_schema, migrate
+from arvo_concurrent.postgres.sessions import SESSION_KWARGS, session_setup
 from arvo_concurrent.postgres.statements import Statements
 from arvo_concurrent.postgres.waiting import Line, Lines, LockWait
 from arvo_concurrent.postgres.wakeups import WAKE_ALL, Wakeups, channel_for, key_for
@@ -47,6 +48,11 @@ _QUEUE_SLACK_MS = 1_000.0
 # An unlock that hands the lease to a waiter gives it this long to claim it (its next
 # try renews it to a full TTL): a waiter that died holds the id up only that long.
 _CLAIM_MS = 1_000.0
+# The pool's connections opened at once (and kept): a lease hand-off within one process
+# runs two statements at a time (the holder's write and unlock, the next request's try),
+# and a connection opened in the middle of one delays it (a backend to start, its
+# session to set up; see sessions).
+_MIN_CONNECTIONS = 2
 # How long an operation waits for a free pooled connection before it fails.
 _CONNECTION_TIMEOUT_S = 30.0
 
@@ -122,7 +128,9 @@ class PostgresMachineMemory(Closeable):
         schema: the PostgreSQL schema of the tables.
         create_schema: run :func:`~arvo_concurrent.postgres.migrate` at construction;
             otherwise the tables must exist (``SchemaError`` if not).
-        max_connections: the size of the pool the memory opens.
+        max_connections: the size of the pool the memory opens (two of them are open
+            and set up when the constructor returns; see
+            :mod:`~arvo_concurrent.postgres.sessions`).
         queue_locally: queue this process's requests for one id in the process first,
             so that one of them at a time waits in the database (False: each waits in
             the database itself; there for comparison).
@@ -176,15 +184,7 @@ class PostgresMachineMemory(Closeable):
         listener = self._open(target, kwargs, create_schema)
         self._owns_pool = pool is None
         try:
-            self._pool = pool or ConnectionPool(
-                target,
-                min_size=1,
-                max_size=max_connections,
-                kwargs=kwargs,
-                open=True,
-                name=f"arvo-memory-{schema}",
-                timeout=_CONNECTION_TIMEOUT_S,
-            )
+            self._pool = pool or self._open_pool(target, kwargs, max_connections)
         except BaseException:
             listener.close()
             raise
@@ -646,6 +646,33 @@ class PostgresMachineMemory(Closeable):
     def _connect(target: str, kwargs: dict[str, Any]) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] = psycopg.Connection.connect(target, **kwargs)
         return conn
+
+    def _open_pool(
+        self, target: str, kwargs: dict[str, Any], max_connections: int
+    ) -> ConnectionPool[Any]:
+        """The memory's own pool, once its first connections are open and set up.
+
+        Waiting here keeps that work (a backend each, see sessions) out of the first
+        requests, which would otherwise queue behind it.
+        """
+        pool: ConnectionPool[Any] = ConnectionPool(
+            target,
+            min_size=min(_MIN_CONNECTIONS, max_connections),
+            max_size=max_connections,
+            kwargs={**kwargs, **SESSION_KWARGS},
+            configure=session_setup(self._sql),
+            open=True,
+            name=f"arvo-memory-{self._schema}",
+            timeout=_CONNECTION_TIMEOUT_S,
+        )
+        try:
+            pool.wait(timeout=_CONNECTION_TIMEOUT_S)
+        except BaseException as error:
+            pool.close()
+            if isinstance(error, PoolTimeout):
+                raise MemoryBackendError(None, "connect", str(error).strip()) from error
+            raise
+        return pool
 
     def _open(
         self, target: str, kwargs: dict[str, Any], create_schema: bool
