@@ -4,15 +4,17 @@ pool passed by the caller left as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from arvo_concurrent.postgres import PostgresMachineMemory
+from arvo_concurrent.postgres import MemoryBackendError, PostgresMachineMemory
+from arvo_concurrent.postgres import memory as memory_module
 from arvo_concurrent.postgres.sessions import session_setup
 from arvo_concurrent.postgres.statements import Statements
 from tests.postgres.fixtures import MemoryFactory
@@ -93,3 +95,22 @@ def test_a_pool_passed_in_keeps_its_own_settings(dsn: str, schema: str) -> None:
         with pool.connection() as conn:
             assert _plan_mode(conn) == default_mode
             assert conn.prepare_threshold == default_threshold
+
+
+def test_a_pool_that_cannot_open_its_connections_fails_at_construction(
+    dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server answers (the listening connection opens) but no pooled connection can
+    # be set up: the constructor reports it instead of leaving it to the first request.
+    def refusing(statements: Statements) -> Callable[[Conn], None]:
+        def configure(conn: Conn) -> None:
+            raise psycopg.OperationalError("refused by the test")
+
+        return configure
+
+    monkeypatch.setattr(memory_module, "session_setup", refusing)
+    monkeypatch.setattr(memory_module, "_CONNECTION_TIMEOUT_S", 0.5)
+    with pytest.raises(MemoryBackendError) as caught:
+        PostgresMachineMemory(dsn, schema=schema)
+    assert (caught.value.machine_id, caught.value.operation) == (None, "connect")
+    assert isinstance(caught.value.__cause__, PoolTimeout)
