@@ -332,9 +332,20 @@ class PostgresMachineMemory(Closeable):
             "channel": self._channel,
             "key": key,
             "claim_ms": _CLAIM_MS,
+            "ttl_ms": self._config.lock_ttl_ms,
         }
-        rows = self._run(machine_id, "write", self._sql.write_unlock, params)
-        version, released, handed = rows[0]
+        # The lease goes straight to this process's next request, parked for it.
+        slot = self._lines.released(machine_id) if self._queue_locally else None
+        params["heir"] = None if slot is None else slot.owner
+        grant = None
+        try:
+            rows = self._run(machine_id, "write", self._sql.write_unlock, params)
+            version, released, handed, fence_after = rows[0]
+            if slot is not None and version is not None and released:
+                grant = (fence_after, None, None, None, encoded)
+        finally:
+            if slot is not None:
+                slot.give(grant)
         if version is None:
             # A stale fence: the statement stored nothing and released nothing either.
             raise self._refusal(machine_id, holder, fence, swapped=False)
@@ -413,13 +424,37 @@ class PostgresMachineMemory(Closeable):
                 machine_id, holder, budget(Line(handoff_at=started)), None, statement
             )
 
-        line, head = self._lines.enter(machine_id, budget)
+        line, head = self._lines.enter(machine_id, budget, holder)
         if not head:
             return None
         try:
-            return self._try_until_granted(machine_id, holder, budget(line), line, statement)
+            wait = budget(line)
+            handed = self._wait_for_holder(machine_id, holder, line, wait)
+            if handed is not None:
+                return handed
+            return self._try_until_granted(machine_id, holder, wait, line, statement)
         finally:
             self._lines.leave(machine_id, line)
+
+    def _wait_for_holder(
+        self, machine_id: str, holder: str, line: Line, wait: LockWait
+    ) -> Row | None:
+        """As the head of a line whose request holds the lease: wait for it to hand it on.
+
+        Returns the granting row, or None: the head goes to the database (the holder
+        unlocked otherwise, the line had its streak, or the deadline passed).
+        """
+        slot = self._lines.park(line, holder)
+        if slot is None:
+            return None
+        answered = slot.wait(max(wait.deadline() - self._clock(), 0.0))
+        if not answered and self._lines.unpark(line, slot):
+            return None
+        slot.wait(None)  # the holder took the slot: its statement is running
+        row = slot.row
+        if row is not None:
+            self._granted(machine_id, holder, row[0], line, locally=True)
+        return row
 
     def _try_until_granted(
         self, machine_id: str, holder: str, wait: LockWait, line: Line | None, statement: bytes
@@ -463,11 +498,13 @@ class PostgresMachineMemory(Closeable):
                 self._queued.add(row[3])
         return row
 
-    def _granted(self, machine_id: str, holder: str, fence: int, line: Line | None) -> None:
+    def _granted(
+        self, machine_id: str, holder: str, fence: int, line: Line | None, *, locally: bool = False
+    ) -> None:
         with self._fences_lock:
             self._fences[(machine_id, holder)] = fence
         if line is not None:
-            self._lines.granted(line)
+            self._lines.granted(line, locally=locally)
 
     def _give_up(self, params: dict[str, Any], statement: bytes) -> Row | None:
         """Leave the queue; the granting row if an unlock handed this request the lease."""
@@ -510,7 +547,10 @@ class PostgresMachineMemory(Closeable):
             "channel": self._channel,
             "key": key,
             "claim_ms": _CLAIM_MS,
+            "heir": None,
+            "ttl_ms": self._config.lock_ttl_ms,
         }
+        self._let_head_go(machine_id)
         box = outbox_for(self._target)
         if box is not None:
             # The lock outlasts the handler's writes: it is released in the transaction
@@ -520,6 +560,12 @@ class PostgresMachineMemory(Closeable):
             return True
         rows = self._run(machine_id, "unlock", self._sql.unlock, params)
         return self._answer_unlock(machine_id, key, bool(rows), rows[0][1] if rows else None)
+
+    def _let_head_go(self, machine_id: str) -> None:
+        """An unlock that hands nothing on locally: the parked head goes to the database."""
+        slot = self._lines.released(machine_id)
+        if slot is not None:
+            slot.give(None)
 
     def _answer_unlock(self, machine_id: str, key: str, released: bool, handed: int | None) -> bool:
         """What an unlock returns once its statement ran; wakes local waiters first."""

@@ -56,6 +56,8 @@ _WRITE_UNLOCK_PARAMS: dict[str, Any] = {
     "channel": "",
     "key": "",
     "claim_ms": 1.0,
+    "heir": None,
+    "ttl_ms": 1.0,
 }
 
 

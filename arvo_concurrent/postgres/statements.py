@@ -172,21 +172,27 @@ stale AS (
 ),
 next AS (
     SELECT ticket, owner, ttl_ms FROM {waiter}
-    WHERE id = %(id)s AND expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM mine)
+    WHERE id = %(id)s AND %(heir)s::text IS NULL AND expires_at > clock_timestamp()
+      AND EXISTS (SELECT 1 FROM mine)
     ORDER BY ticket LIMIT 1
     FOR UPDATE SKIP LOCKED
 ),
+successor AS (
+    SELECT %(heir)s::text AS owner, %(ttl_ms)s::float8 AS ttl_ms WHERE %(heir)s::text IS NOT NULL
+    UNION ALL
+    SELECT owner, least(ttl_ms, %(claim_ms)s) FROM next
+),
 moved AS (
     UPDATE {lease} AS l SET
-        owner = (SELECT owner FROM next),
-        fence = CASE WHEN EXISTS (SELECT 1 FROM next)
+        owner = (SELECT owner FROM successor),
+        fence = CASE WHEN EXISTS (SELECT 1 FROM successor)
                      THEN nextval({fence_seq}::regclass) ELSE l.fence END,
         expires_at = clock_timestamp()
-            + (SELECT least(ttl_ms, %(claim_ms)s) FROM next) * interval '1 millisecond'
+            + (SELECT ttl_ms FROM successor) * interval '1 millisecond'
     WHERE l.id = %(id)s AND l.owner = %(owner)s
       AND (%(fence)s::bigint IS NULL OR l.fence = %(fence)s)
       AND EXISTS (SELECT 1 FROM mine)
-    RETURNING l.id
+    RETURNING l.id, l.fence
 ),
 taken AS (
     DELETE FROM {waiter} w USING next
@@ -195,8 +201,11 @@ taken AS (
 
 # Release the caller's lease; when a live request waits, hand the lease straight to
 # the oldest one (a new fence, and a short claim window: the waiter's next try renews
-# it to a full TTL; a waiter that died lets it lapse soon). Either way notify: a lock
-# refused as this statement runs queues a request its snapshot may not show. The row
+# it to a full TTL; a waiter that died lets it lapse soon). A write-and-unlock may name
+# an ``heir`` instead: a request of the caller's own process, waiting in that process
+# and told at once, which gets the lease for a full ``ttl_ms`` and needs no claim.
+# Either way notify: a lock refused as this statement runs queues a request its
+# snapshot may not show; another process's waiters see the hand-off (their budget). The row
 # names the ticket handed the lease (NULL: released free).
 _UNLOCK = (
     """
@@ -215,7 +224,8 @@ SELECT pg_notify(%(channel)s, %(key)s), (SELECT ticket FROM next) FROM moved
 # A holder's write and its unlock in one statement (one commit): the write as
 # _WRITE_FENCED, the release (or hand-off) as _UNLOCK, both under the lease row's lock.
 # A stale fence stores nothing and releases nothing. One row: (the new version or NULL
-# when refused, whether the lease was released, the ticket handed it or NULL).
+# when refused, whether the lease was released, the ticket handed it or NULL, the
+# lease's fence after it: the heir's, when one was named).
 _WRITE_UNLOCK = (
     """
 WITH lease_row AS (SELECT fence, owner FROM {lease} WHERE id = %(id)s FOR UPDATE),
@@ -231,7 +241,7 @@ mine AS (SELECT 1 FROM lease_row WHERE owner = %(owner)s AND fence = %(fence)s),
     + """,
 notified AS (SELECT pg_notify(%(channel)s, %(key)s) FROM moved)
 SELECT (SELECT version FROM written), (SELECT count(*) FROM notified) > 0,
-       (SELECT ticket FROM next)
+       (SELECT ticket FROM next), (SELECT fence FROM moved)
 """
 )
 
@@ -280,7 +290,8 @@ class Statements:
             the new version, or no row when refused.
         write_refused: the lease row ``(owner, fence, live)`` of a refused write.
         read: the state as JSON text.
-        write_unlock: a holder's ``write_fenced`` and its ``unlock`` in one statement.
+        write_unlock: a holder's ``write_fenced`` and its ``unlock`` in one statement;
+            with ``heir``, the lease goes to that owner (for ``ttl_ms``) instead.
         unlock: release the caller's lease, or hand it to the oldest live waiter; notify.
             One row when it released: ``(notified, ticket handed the lease or NULL)``.
         held_by_other: whether a lease is in force (asked after an unlock released none).
