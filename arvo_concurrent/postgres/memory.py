@@ -95,8 +95,11 @@ class PostgresMachineMemory(Closeable):
       and waits at most ``lock_ttl_ms`` in all, or the budget if longer (0 retries:
       one try, no wait). Requests
       of one process for one id queue FIFO in the process, and only the first of them
-      is in the database's queue, so hand-offs alternate fairly between processes. A
-      lease handed to a request whose process died lapses after a second.
+      is in the database's queue. A holder's :meth:`write_and_unlock` hands the lease
+      straight to its process's next request (no claim), at most
+      :data:`~arvo_concurrent.postgres.waiting.LOCAL_STREAK` times in a row; then it
+      goes to the oldest request in the database, so processes take turns. A lease
+      handed to a request whose process died lapses after a second.
     * Fencing: a holder's ``write`` stores only while its lease is the latest granted on
       the id (even one that expired, as long as nobody locked since); otherwise
       :class:`~arvo_concurrent.memory.FencingError` and nothing is stored. The latest
