@@ -28,7 +28,7 @@ from arvo_concurrent.postgres.owners import owner_text
 from arvo_concurrent.postgres.schema import check_schema, migrate
 from arvo_concurrent.postgres.sessions import SESSION_KWARGS, session_setup
 from arvo_concurrent.postgres.statements import Statements
-from arvo_concurrent.postgres.waiting import Line, Lines, LockWait
+from arvo_concurrent.postgres.waiting import Line, Lines, LockWait, Row
 from arvo_concurrent.postgres.wakeups import WAKE_ALL, Wakeups, channel_for, key_for
 
 __all__ = ["PostgresMachineMemory"]
@@ -36,8 +36,6 @@ __all__ = ["PostgresMachineMemory"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-Row = tuple[Any, ...]
 
 # A refused request polls again this long after the lease that refused it expires:
 # the database clock decides expiry, and an early try would only be refused again.
@@ -63,6 +61,11 @@ def _require_id(machine_id: object, operation: str) -> str:
     if not isinstance(machine_id, str) or not machine_id:
         raise MachineIdError(operation, machine_id)
     return machine_id
+
+
+def _local_grant(fence: int, state_text: str) -> Row:
+    """A lease handed on in this process, as the row a granting ``lock_read`` returns."""
+    return (fence, None, None, None, state_text)
 
 
 def _metadata(metadata: object) -> dict[str, str | None]:
@@ -345,7 +348,7 @@ class PostgresMachineMemory(Closeable):
             rows = self._run(machine_id, "write", self._sql.write_unlock, params)
             version, released, handed, fence_after = rows[0]
             if slot is not None and version is not None and released:
-                grant = (fence_after, None, None, None, encoded)
+                grant = _local_grant(fence_after, encoded)
         finally:
             if slot is not None:
                 slot.give(grant)

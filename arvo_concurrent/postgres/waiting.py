@@ -31,13 +31,14 @@ from typing import Any
 
 from arvo_concurrent.errors import ClosedError
 
-__all__ = ["LOCAL_STREAK", "Handing", "Line", "Lines", "LockWait", "Turn"]
+__all__ = ["LOCAL_STREAK", "Handing", "Line", "Lines", "LockWait", "Row", "Turn"]
 
 LOCAL_STREAK = 4
 """How many hand-offs in a row a process may keep to its own line, ahead of older
 requests of other processes: the bound on how far local hand-offs bend FIFO."""
 
 Row = tuple[Any, ...]
+"""A row a lock statement returns (fence first; ``lock_read`` adds the state)."""
 
 
 class Handing:
@@ -133,6 +134,11 @@ class LockWait:
         return min(since + self._budget_s, self._started + cap)
 
 
+def _hands_locally(line: Line) -> bool:
+    """Whether ``line``'s holder may hand the lease to its next head (under the lock)."""
+    return line.held and line.streak < LOCAL_STREAK
+
+
 class Lines:
     """Every local line of one memory. Thread-safe.
 
@@ -212,7 +218,7 @@ class Lines:
             if line.promised is not None:
                 slot, line.promised = line.promised, None
                 return slot
-            if not line.held or line.streak >= LOCAL_STREAK:
+            if not _hands_locally(line):
                 return None
             line.parked = Handing(owner)
             return line.parked
@@ -255,7 +261,7 @@ class Lines:
     def _pass_on(self, machine_id: str, line: Line) -> None:
         if line.queue:
             turn = line.queue.popleft()
-            if turn.owner is not None and line.held and line.streak < LOCAL_STREAK:
+            if turn.owner is not None and _hands_locally(line):
                 # Parked now: the holder may unlock before the new head runs.
                 line.parked = line.promised = Handing(turn.owner)
             turn.set()
